@@ -56,7 +56,7 @@ def add_mim_extension():
     os.makedirs(mim_path, exist_ok=True)
     for filename in filenames:
         src = osp.join(HERE, filename)
-        if not osp.exists(src):
+        if not osp.exists(src) and mode == 'copy':
             continue
         dst = osp.join(mim_path, filename)
         if osp.isfile(dst) or osp.islink(dst):
@@ -85,7 +85,7 @@ if __name__ == '__main__':
         keywords='face alignment, facial landmarks, occlusion, mmpose, openmmlab',
         packages=find_packages(exclude=('configs', 'tools', 'demo', 'tests', 'projects')),
         include_package_data=True,
-        package_data={'mmfacealign': ['.mim/**/*', 'datasets/metainfo/*.py']},
+        package_data={'mmfacealign': ['.mim/**/*', 'datasets/metainfo/*.py', 'models/utils/graphs/*']},
         python_requires='>=3.8',
         classifiers=[
             'Programming Language :: Python :: 3',

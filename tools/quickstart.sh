@@ -9,7 +9,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-CONFIG="${1:-configs/baselines/td-reg_res18_1xb64-60e_synthface-128x128.py}"
+CONFIG="${1:-configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py}"
 NAME="$(basename "$CONFIG" .py)"
 WORK_DIR="${WORK_DIR:-work_dirs/quickstart/$NAME}"
 DATA_ROOT="${DATA_ROOT:-data/synthface}"

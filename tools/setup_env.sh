@@ -4,9 +4,9 @@
 #   bash tools/setup_env.sh            # create or reuse; prints the venv path
 #   source "$(bash tools/setup_env.sh | tail -n 1)/bin/activate"
 #
-# The environment lives outside the clone, in ${MMFA_ENV_ROOT:-~/.cache/mmfacealign}/venv-<hash>, where <hash>
-# is taken over this script and requirements/*.txt: the same recipe reuses a ready environment in seconds, a
-# changed recipe builds a new one. Override the location with MMFA_VENV=/path/to/venv.
+# The environment lives outside the clone, in ${MMFA_ENV_ROOT:-~/.cache/mmfacealign}/venv-<py>-<hash>, where <hash>
+# is taken over the heavy recipe (see recipe_hash): the same recipe reuses a ready environment in seconds, a
+# changed one builds a new one. Override the location with MMFA_VENV=/path/to/venv.
 #
 # CPU recipe (verified on Debian 12, x86_64, Python 3.11; see README "Installation" for why each step is so):
 #   1. build tools first: setuptools<81, wheel, ninja, numpy          (requirements/build.txt)
@@ -22,13 +22,20 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 log() { echo "[setup_env] $*" >&2; }
 
+# The venv's name hashes the heavy recipe only (build tools, torch, OpenMMLab pins, RECIPE_VERSION): changing it
+# builds a new environment. runtime.txt/tests.txt/optional.txt changes are applied in place (seconds).
+RECIPE_VERSION=1
 recipe_hash() {
-  cat "$REPO/tools/setup_env.sh" "$REPO"/requirements/*.txt | sha256sum | cut -c1-12
+  { echo "$RECIPE_VERSION"; cat "$REPO"/requirements/{build,torch,mminstall}.txt; } | sha256sum | cut -c1-12
+}
+light_hash() {
+  cat "$REPO"/requirements/{runtime,tests}.txt | sha256sum | cut -c1-12
 }
 PYVER="$("$PYTHON" -c 'import sys; print("py%d%d" % sys.version_info[:2])')"
 ENV_ROOT="${MMFA_ENV_ROOT:-$HOME/.cache/mmfacealign}"
 VENV="${MMFA_VENV:-$ENV_ROOT/venv-$PYVER-$(recipe_hash)}"
 STAMP="$VENV/.mmfacealign-ready"
+LIGHT_STAMP="$VENV/.mmfacealign-light-$(light_hash)"
 mkdir -p "$(dirname "$VENV")"
 
 # One setup at a time per environment (two README commands started together must not race).
@@ -48,7 +55,18 @@ ensure_project_installed() {
   fi
 }
 
+install_light() {
+  vpip install --quiet -r "$REPO/requirements/runtime.txt" -r "$REPO/requirements/tests.txt" \
+    -r "$REPO/requirements/build.txt" >&2
+  rm -f "$VENV"/.mmfacealign-light-*
+  touch "$LIGHT_STAMP"
+}
+
 if [ -f "$STAMP" ] && vpy -c 'import mmcv.ops, mmpose.models, mmengine, torch' 2>/dev/null; then
+  if [ ! -f "$LIGHT_STAMP" ]; then
+    log "runtime/test requirements changed: updating them"
+    install_light
+  fi
   ensure_project_installed
   log "reusing ready environment $VENV"
   echo "$VENV"
@@ -89,7 +107,7 @@ if ! vpy -c 'import xtcocotools.coco' 2>/dev/null; then
 fi
 
 log "6/6 runtime and test requirements, mmfacealign"
-vpip install --quiet -r "$REPO/requirements/runtime.txt" -r "$REPO/requirements/tests.txt" -r "$REPO/requirements/build.txt" >&2
+install_light
 ensure_project_installed
 
 vpy - <<'EOF' >&2

@@ -7,8 +7,11 @@ torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 ca
 ``UnpicklingError: Weights only load failed ... numpy._core.multiarray._reconstruct``.
 
 Instead of turning safe loading off (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` would let any pickle run code), this
-module adds exactly the classes that mmengine checkpoints contain to torch's allow-list
-(``torch.serialization.add_safe_globals``). It runs when ``mmfacealign`` is imported, i.e. for every config with
+module adds exactly what mmengine checkpoints contain to torch's allow-list (``torch.serialization.add_safe_globals``):
+numpy's array/scalar reconstructors and dtype classes, ``bytes`` (numpy's raw buffers), mmengine's
+``HistoryBuffer``, and ``getattr`` (``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer,
+'min')``). torch's safe unpickler only *calls* allow-listed callables, so ``getattr`` lets a file look attributes
+up but not invoke what it finds; the list was found by loading real checkpoints (see the tests). It runs when ``mmfacealign`` is imported, i.e. for every config with
 ``custom_imports=dict(imports=['mmfacealign'])``, before the runner loads anything.
 """
 from typing import List
@@ -27,7 +30,8 @@ def checkpoint_safe_globals() -> List[object]:
     from mmengine.logging.history_buffer import HistoryBuffer
 
     dtype_classes = {type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFDGSUVOMm'}
-    return [_reconstruct, scalar, np.ndarray, np.dtype, HistoryBuffer, *sorted(dtype_classes, key=str)]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, bytes, getattr, HistoryBuffer,
+            *sorted(dtype_classes, key=str)]
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -19,16 +19,17 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
     """``PoseLocalVisualizer`` with ground truth and prediction overlaid in two colours.
 
     Args:
-        gt_color: colour of ground-truth landmarks (any mmengine colour: name, RGB tuple).
-        pred_color: colour of predicted landmarks.
+        name: instance name (mmengine's ``ManagerMixin`` requires it).
+        gt_color: colour of ground-truth landmarks, RGB tuple (green by default).
+        pred_color: colour of predicted landmarks, RGB tuple (red by default).
         point_radius: landmark radius in pixels of the drawn image.
         draw_error_lines: draw a thin line from each ground-truth landmark to its prediction.
         **kwargs: passed to ``PoseLocalVisualizer`` (``name``, ``vis_backends``, ``save_dir``, ...).
     """
 
-    def __init__(self, gt_color='lime', pred_color='red', point_radius: float = 1.5,
+    def __init__(self, name: str = 'visualizer', gt_color=(0, 255, 0), pred_color=(255, 0, 0), point_radius: int = 2,
                  draw_error_lines: bool = True, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(name=name, **kwargs)
         self.gt_color = gt_color
         self.pred_color = pred_color
         self.point_radius = point_radius
@@ -37,15 +38,15 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
     def draw_landmarks(self, image: np.ndarray, gt: Optional[np.ndarray], pred: Optional[np.ndarray]) -> np.ndarray:
         """Draw ``gt`` and ``pred`` ``(K, 2)`` (either may be None) on an RGB image; returns the drawing."""
         self.set_image(image)
+        if self.backend == 'opencv':   # OpenCV drawing calls take integer pixel positions
+            gt = None if gt is None else np.round(gt).astype(int)
+            pred = None if pred is None else np.round(pred).astype(int)
         if gt is not None and pred is not None and self.draw_error_lines:
             for g, p in zip(gt, pred):
-                self.draw_lines(np.array([g[0], p[0]]), np.array([g[1], p[1]]), colors='yellow', line_widths=0.5)
-        if gt is not None and len(gt):
-            self.draw_circles(gt, np.full(len(gt), self.point_radius), edge_colors=self.gt_color,
-                              face_colors=self.gt_color)
-        if pred is not None and len(pred):
-            self.draw_circles(pred, np.full(len(pred), self.point_radius), edge_colors=self.pred_color,
-                              face_colors=self.pred_color)
+                self.draw_lines(np.array([g[0], p[0]]), np.array([g[1], p[1]]), colors=(255, 255, 0), line_widths=1)
+        for pts, color in ((gt, self.gt_color), (pred, self.pred_color)):
+            for p in ([] if pts is None else pts):   # the OpenCV backend draws one circle per call
+                self.draw_circles(p, radius=np.array(self.point_radius), edge_colors=color, face_colors=color)
         return self.get_image()
 
     def add_datasample(self, name: str, image: np.ndarray, data_sample: PoseDataSample, draw_gt: bool = True,
@@ -64,7 +65,7 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
         drawn = self.draw_landmarks(image, gt, pred)
         if draw_bbox and 'pred_instances' in data_sample and 'bboxes' in data_sample.pred_instances:
             self.set_image(drawn)
-            self.draw_bboxes(np.asarray(data_sample.pred_instances.bboxes), edge_colors='white')
+            self.draw_bboxes(np.asarray(data_sample.pred_instances.bboxes), edge_colors=(255, 255, 255))
             drawn = self.get_image()
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)

@@ -51,17 +51,25 @@ def test_similarity_align_recovers_a_similarity_transform():
     np.testing.assert_allclose(similarity_align(src, dst), dst, atol=1e-9)
 
 
-def test_pdm_from_shapes_recovers_its_modes():
+def test_pdm_from_shapes_captures_the_variation():
+    """Shapes from a 2-mode model, randomly rotated, scaled and shifted: the fitted PDM keeps few modes and
+    reconstructs the Procrustes-aligned shapes almost exactly."""
     rng = np.random.default_rng(0)
     base = PointDistributionModel.builtin()
     coeffs = rng.standard_normal((400, 2)) * [0.3, 0.1]
-    shapes = base.mean + np.tensordot(coeffs, base.modes[[0, 2]], axes=1)
-    pdm = PointDistributionModel.from_shapes(shapes, source='test', var_keep=0.99)
-    assert pdm.num_modes <= 3
-    # the two leading modes span the generating ones (up to sign and mixing)
-    span = pdm.modes[:2].reshape(2, -1)
-    for m in base.modes[[0, 2]].reshape(2, -1):
-        assert np.linalg.norm(span @ m) > 0.95
+    shapes = base.mean + np.tensordot(coeffs, base.modes[[0, 1]], axes=1)
+    for i, a in enumerate(rng.uniform(-0.5, 0.5, len(shapes))):
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        shapes[i] = rng.uniform(50, 150) * shapes[i] @ rot.T + rng.uniform(0, 200, 2)
+    pdm = PointDistributionModel.from_shapes(shapes, source='test', var_keep=0.999)
+    assert 2 <= pdm.num_modes <= 4
+    aligned = np.stack([similarity_align(s, pdm.mean) for s in shapes]) - pdm.mean
+    flat = aligned.reshape(len(aligned), -1)
+    basis = pdm.modes.reshape(pdm.num_modes, -1)
+    residual = flat - (flat @ basis.T) @ basis
+    assert (residual**2).sum() < 0.01 * (flat**2).sum()
+    # the mean is expressed in the template frame (same scale and place as the built-in mean)
+    assert np.abs(pdm.mean - base.mean).max() < 0.05
 
 
 def test_read_shapes_csv_parses_and_drops_bad_rows():
@@ -156,7 +164,9 @@ def test_occluder_kinds_flag_points_inside_their_polygons(kind):
             ds = [cv2.pointPolygonTest(poly.astype(np.float32).reshape(-1, 1, 2), (float(p[0]), float(p[1])), True)
                   for poly in occ.polygons]
             d = max(ds)
-            if abs(d) > 1.0:
+            # within 1.5 px of a boundary the flag may go either way: the landmark is rounded to its nearest
+            # pixel (up to 0.71 px) and the polygon is rasterised (up to about half a pixel)
+            if abs(d) > 1.5:
                 assert f == (d > 0)
 
 

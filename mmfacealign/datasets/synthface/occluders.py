@@ -21,7 +21,8 @@ from typing import List
 import cv2
 import numpy as np
 
-from .renderer import SKIN_TONES, fill_poly, polyline, face_frame
+from mmfacealign.models.utils.landmark_groups import IBUG68_GROUPS as G
+from .renderer import SKIN_TONES, face_frame, fill_poly, polyline
 
 OCCLUDER_KINDS = ('rectangle', 'texture', 'hand', 'mask', 'sunglasses')
 
@@ -75,8 +76,9 @@ def sample_occluder(kind: str, rng: np.random.Generator, pts: np.ndarray) -> Occ
             poly = c + np.stack([r * np.cos(ang), r * np.sin(ang)], 1)
         return Occluder(kind, [poly])
     if kind == 'hand':
-        anchors = [pts[48:68].mean(0), pts[31:36].mean(0), pts[36:42].mean(0), pts[42:48].mean(0),
-                   pts[3:6].mean(0), pts[11:14].mean(0), pts[7:10].mean(0)]
+        mouth = G['outer_lips'] + G['inner_lips']
+        anchors = [pts[mouth].mean(0), pts[G['nose_base']].mean(0), pts[G['right_eye']].mean(0),
+                   pts[G['left_eye']].mean(0), pts[3:6].mean(0), pts[11:14].mean(0), pts[7:10].mean(0)]
         c = anchors[rng.integers(len(anchors))] + rng.uniform(-0.08, 0.08, 2) * s
         direction = rng.uniform(0, 360)
         palm_axes = np.array([0.2, 0.16]) * s * rng.uniform(0.85, 1.2)
@@ -100,7 +102,7 @@ def sample_occluder(kind: str, rng: np.random.Generator, pts: np.ndarray) -> Occ
         _, u, v, half = face_frame(pts)
         ang = float(np.degrees(np.arctan2(u[1], u[0])))
         polys = []
-        for eye in (pts[36:42], pts[42:48]):
+        for eye in (pts[G['right_eye']], pts[G['left_eye']]):
             w = np.linalg.norm(eye[3] - eye[0])
             polys.append(ellipse_polygon(eye.mean(0) + v * 0.02 * half, (0.8 * w, 0.6 * w), ang))
         bridge_c = (pts[39] + pts[42]) / 2 - v * 0.03 * half

@@ -16,6 +16,8 @@ from typing import Dict, Tuple
 import cv2
 import numpy as np
 
+from mmfacealign.models.utils.landmark_groups import IBUG68_GROUPS as G
+
 _SHIFT = 4                      # fixed-point bits for sub-pixel drawing
 _ONE = 1 << _SHIFT
 
@@ -137,9 +139,8 @@ def _draw_hair_and_neck(img: np.ndarray, pts: np.ndarray, style: dict, rng: np.r
 
 def _draw_brows(img: np.ndarray, pts: np.ndarray, style: dict, half: float, v: np.ndarray) -> None:
     taper = np.array([0.45, 0.9, 1.0, 0.85, 0.5])
-    for idx in (slice(17, 22), slice(22, 27)):
-        upper = pts[idx]
-        t = taper if idx.start == 17 else taper[::-1]
+    for group, t in (('right_brow', taper), ('left_brow', taper[::-1])):
+        upper = pts[G[group]]
         lower = upper + np.outer(t * 0.11 * half, v)
         fill_poly(img, np.concatenate([upper, lower[::-1]]), style['brow'])
 
@@ -178,9 +179,9 @@ def _draw_nose(img: np.ndarray, pts: np.ndarray, style: dict, half: float, u: np
     light = tuple(float(v) for v in np.clip(skin * 1.12, 0, 255))
     dark = tuple(float(v) for v in skin * 0.72)
     thick = max(1, int(round(0.05 * half)))
-    polyline(img, pts[27:31], light, thick)
-    polyline(img, pts[27:31] + u * 0.07 * half, tuple(float(v) for v in skin * 0.9), thick)
-    base = pts[31:36]
+    polyline(img, pts[G['nose_bridge']], light, thick)
+    polyline(img, pts[G['nose_bridge']] + u * 0.07 * half, tuple(float(v) for v in skin * 0.9), thick)
+    base = pts[G['nose_base']]
     tip = pts[30]
     fill_poly(img, np.concatenate([base, [tip + (base[-1] - tip) * 0.2, tip, tip + (base[0] - tip) * 0.2]]),
               tuple(float(v) for v in skin * 0.88))
@@ -194,7 +195,7 @@ def _draw_nose(img: np.ndarray, pts: np.ndarray, style: dict, half: float, u: np
 
 
 def _draw_mouth(img: np.ndarray, pts: np.ndarray, style: dict) -> None:
-    outer, inner = pts[48:60], pts[60:68]
+    outer, inner = pts[G['outer_lips']], pts[G['inner_lips']]
     fill_poly(img, outer, style['lip'])
     fill_poly(img, inner, style['mouth'])
     gap = np.linalg.norm(inner[6] - inner[2])
@@ -210,7 +211,7 @@ def render_face(img: np.ndarray, pts: np.ndarray, style: dict, rng: np.random.Ge
     """Draw neck, hair, face region and facial parts of the shape ``pts`` ``(68, 2)`` onto ``img`` in place."""
     _, u, v, half = face_frame(pts)
     _draw_hair_and_neck(img, pts, style, rng)
-    region = np.concatenate([pts[0:17], forehead_arc(pts)[1:-1]])
+    region = np.concatenate([pts[G['jaw']], forehead_arc(pts)[1:-1]])
     h, w = img.shape[:2]
     mask = np.zeros((h, w), np.uint8)
     fill_poly(mask, region, 255)
@@ -226,8 +227,8 @@ def render_face(img: np.ndarray, pts: np.ndarray, style: dict, rng: np.random.Ge
         fill_poly(img, np.concatenate([arc, line[::-1]]), style['hair'])
     _draw_brows(img, pts, style, half, v)
     lid = tuple(0.35 * c for c in style['brow'])
-    _draw_eye(img, pts[36:42], style, rng, lid)
-    _draw_eye(img, pts[42:48], style, rng, lid)
+    _draw_eye(img, pts[G['right_eye']], style, rng, lid)
+    _draw_eye(img, pts[G['left_eye']], style, rng, lid)
     _draw_nose(img, pts, style, half, u)
     _draw_mouth(img, pts, style)
 

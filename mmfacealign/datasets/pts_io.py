@@ -1,0 +1,127 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""Read iBUG ``.pts`` landmark files and turn image folders annotated with them into MMPose COCO-style json.
+
+The ``.pts`` format (300W, 300VW frames, Helen/LFPW/AFW re-annotations, many custom sets)::
+
+    version: 1
+    n_points:  68
+    {
+    x0 y0
+    ...
+    }
+
+Coordinate convention: iBUG's files are **1-based** (MATLAB): the centre of the top-left pixel is (1, 1).
+MMPose and OpenCV put that pixel centre at (0, 0), so :func:`pts_folder_to_coco` subtracts 1 by default
+(``one_based=True``); pass ``one_based=False`` for files already in 0-based pixel-centre coordinates.
+
+Boxes: the landmark box, enlarged by ``margin`` (a share of its size on each side; 0 keeps the tight box that
+MMPose's 300W/WFLW annotations use, whose ``GetBBoxCenterScale`` then pads by 1.25). ``center`` is the box
+centre and ``scale`` its longer side / 200, as ``Face300WDataset`` expects.
+"""
+import json
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+def read_pts(path: str) -> np.ndarray:
+    """Landmarks ``(N, 2)`` float64 of one ``.pts`` file, exactly as written (no shift)."""
+    with open(path, encoding='utf-8', errors='replace') as f:
+        lines = [ln.strip() for ln in f]
+    try:
+        n_line = next(i for i, ln in enumerate(lines) if ln.lower().startswith('n_points'))
+        n = int(lines[n_line].split(':', 1)[1])
+        start = lines.index('{', n_line) + 1
+        end = lines.index('}', start)
+    except (StopIteration, ValueError, IndexError) as e:
+        raise ValueError(f'{path}: not an iBUG .pts file (expected "n_points: N" and a {{ ... }} block)') from e
+    pts = []
+    for lineno, ln in enumerate(lines[start:end], start=start + 1):
+        parts = ln.split()
+        if len(parts) != 2:
+            raise ValueError(f'{path}, line {lineno}: expected "x y", got {ln!r}')
+        try:
+            pts.append([float(parts[0]), float(parts[1])])
+        except ValueError as e:
+            raise ValueError(f'{path}, line {lineno}: not numbers: {ln!r}') from e
+    if len(pts) != n:
+        raise ValueError(f'{path}: n_points says {n} but {len(pts)} points are listed')
+    return np.asarray(pts, dtype=np.float64)
+
+
+def landmark_box(pts: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """``[x, y, w, h]`` of the landmark box enlarged by ``margin`` x its size on each side."""
+    lo, hi = pts.min(0), pts.max(0)
+    size = hi - lo
+    lo, hi = lo - margin * size, hi + margin * size
+    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
+
+
+def find_annotated_images(img_root: str) -> List[str]:
+    """Image paths (relative to ``img_root``, sorted) that have a ``.pts`` file of the same stem beside them."""
+    found = []
+    for dirpath, _, files in os.walk(img_root):
+        names = set(files)
+        for f in files:
+            stem, ext = osp.splitext(f)
+            if ext.lower() in IMAGE_EXTS and stem + '.pts' in names:
+                found.append(osp.relpath(osp.join(dirpath, f), img_root))
+    return sorted(found)
+
+
+def pts_folder_to_coco(img_root: str, images: Optional[Sequence[str]] = None, margin: float = 0.0,
+                       one_based: bool = True, num_keypoints: Optional[int] = None) -> dict:
+    """Build the COCO-style dict (``images``, ``annotations``, ``categories``) for annotated images.
+
+    Args:
+        img_root: folder that ``file_name`` entries are relative to (the config's ``data_prefix.img``).
+        images: relative image paths; default: every image under ``img_root`` with a ``.pts`` beside it.
+        margin: box enlargement, see the module docstring.
+        one_based: subtract 1 from the ``.pts`` coordinates (iBUG convention).
+        num_keypoints: require this many points per file (error naming the file otherwise).
+    """
+    from PIL import Image
+
+    images = list(images) if images is not None else find_annotated_images(img_root)
+    if not images:
+        raise FileNotFoundError(f'{img_root}: no images with a .pts file of the same name found')
+    coco = dict(images=[], annotations=[],
+                categories=[dict(supercategory='person', id=1, name='face', keypoints=[], skeleton=[])])
+    for i, rel in enumerate(images):
+        img_path = osp.join(img_root, rel)
+        pts_path = osp.splitext(img_path)[0] + '.pts'
+        pts = read_pts(pts_path) - (1.0 if one_based else 0.0)
+        if num_keypoints is not None and len(pts) != num_keypoints:
+            raise ValueError(f'{pts_path}: {len(pts)} points, expected {num_keypoints}')
+        try:
+            with Image.open(img_path) as im:
+                width, height = im.size
+        except OSError as e:
+            raise OSError(f'{img_path}: cannot read image: {e}') from e
+        box = landmark_box(pts, margin)
+        kpts = np.concatenate([pts, np.full((len(pts), 1), 2.0)], 1)
+        coco['images'].append(dict(id=i, file_name=rel.replace(os.sep, '/'), height=height, width=width))
+        coco['annotations'].append(dict(
+            id=i, image_id=i, category_id=1, iscrowd=0, num_keypoints=len(pts),
+            keypoints=[round(float(v), 3) for v in kpts.reshape(-1)],
+            bbox=[round(float(v), 3) for v in box], area=round(float(box[2] * box[3]), 3),
+            center=[round(float(box[0] + box[2] / 2), 3), round(float(box[1] + box[3] / 2), 3)],
+            scale=round(float(max(box[2], box[3])) / 200, 6)))
+    return coco
+
+
+def write_json_atomic(obj: dict, path: str) -> None:
+    """Write json to ``path`` through a temporary file, so an interrupted write leaves nothing half-written."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)

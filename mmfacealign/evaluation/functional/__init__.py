@@ -1,0 +1,1 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
