@@ -7,7 +7,10 @@ sample:
 
 * ``keypoints_occluded`` ``(1, K)`` float32: 1 where the landmark is occluded, from the annotation's
   ``occluded`` list when present, else from ``v == 1``.
-* ``subset``: the annotation's ``subset`` tag (a string or list of strings), e.g. ``'masked'``; ``None`` if absent.
+* ``subset``: the annotation's ``subset`` tag (a string or list of strings), e.g. ``'masked'``; else the dataset's
+  ``subset_tag`` constructor argument; ``None`` if neither is given. ``subset_tag`` tags a whole annotation file,
+  so that benchmarks split over several files (300W common / challenge, 300VW test_1/2/3, the SynthFace test
+  splits) are evaluated per subset in one run with a ``ConcatDataset`` (see ``docs/evaluation.md``).
 
 Add ``'keypoints_occluded'`` and ``'subset'`` to ``PackPoseInputs(meta_keys=...)`` to carry them to the metric
 (``configs/_base_/datasets/synthface.py`` does).
@@ -16,7 +19,7 @@ They also fail early, naming what is wrong: a missing data root or annotation fi
 generates SynthFace), and an annotation whose keypoint count does not match the dataset (file and annotation id).
 """
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 from mmpose.datasets.datasets.face import Face300WDataset
@@ -31,8 +34,24 @@ class FaceLandmarkDatasetMixin:
 
     Place it before an MMPose face dataset class: ``class X(FaceLandmarkDatasetMixin, Face300WDataset)``.
     ``generate_hint`` is the command printed when data is missing.
+
+    Args:
+        subset_tag (str | list of str, optional): subset tag(s) given to every sample whose annotation has no
+            ``subset`` field of its own. Default None.
+        *args, **kwargs: the MMPose dataset's arguments.
     """
     generate_hint: Optional[str] = None
+
+    def __init__(self, *args, subset_tag: Union[str, Sequence[str], None] = None, **kwargs):
+        if subset_tag is not None:
+            tags = [subset_tag] if isinstance(subset_tag, str) else subset_tag
+            if not isinstance(tags, (list, tuple)) or not tags or not all(isinstance(t, str) and t for t in tags):
+                raise TypeError(f'{type(self).__name__}: subset_tag must be a non-empty string or a list of '
+                                f'strings, got {subset_tag!r}')
+            subset_tag = subset_tag if isinstance(subset_tag, str) else list(subset_tag)
+        # set before the parent constructor, which loads the annotations (unless lazy_init)
+        self.subset_tag = subset_tag
+        super().__init__(*args, **kwargs)
 
     def _missing(self, what: str, path: str) -> FileNotFoundError:
         hint = f'; generate it with `{self.generate_hint}`' if self.generate_hint else ''
@@ -65,7 +84,8 @@ class FaceLandmarkDatasetMixin:
             data_info['keypoints_occluded'] = np.asarray(occluded, dtype=np.float32).reshape(1, -1)
         else:
             data_info['keypoints_occluded'] = (vis == 1).astype(np.float32)
-        data_info['subset'] = ann.get('subset')
+        subset = ann.get('subset')
+        data_info['subset'] = self.subset_tag if subset is None else subset
         return data_info
 
 

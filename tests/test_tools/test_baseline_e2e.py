@@ -1,6 +1,10 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""End to end through the real mmengine runner: train the baseline config a few dozen iterations on SynthFace
-with tools/train.py, resume it, evaluate it with tools/test.py, and compare with predicting the mean shape."""
+"""End to end through the real mmengine runner: train the baseline config on SynthFace with tools/train.py,
+resume it, evaluate it with tools/test.py, and compare with predicting the mean shape.
+
+Budget: a from-scratch ResNet regressing from pooled features needs about 10k training samples before it beats
+the mean shape (measured: 96-240 iterations of batch 32 stay at the mean-shape NME), so this trains 160
+iterations of batch 64 on 1024 faces (about 2 minutes on 2 CPU cores)."""
 import json
 import os
 import os.path as osp
@@ -38,43 +42,48 @@ def run(args, cwd):
 
 
 @pytest.fixture(scope='module')
-def trained(synthface_root, repo_root, tmp_path_factory):
+def trained(repo_root, tmp_path_factory):
+    from mmfacealign.datasets.synthface import SynthFaceConfig, write_synthface
+    data = str(tmp_path_factory.mktemp('synthface1k') / 'sf')
+    write_synthface(data, SynthFaceConfig(num_train=1024, num_test=48, seed=5, shape_model='builtin'), workers=2,
+                    log=lambda *a: None)
     work = str(tmp_path_factory.mktemp('baseline'))
-    root = synthface_root + '/'
+    root = data + '/'
     common = [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-              f'test_dataloader.dataset.data_root={root}', 'train_dataloader.num_workers=0',
+              *[f'test_dataloader.dataset.datasets.{i}.data_root={root}' for i in range(3)],
+              'train_dataloader.num_workers=0',
               'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
               'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
               'test_dataloader.persistent_workers=False']
-    # 192 faces / batch 32 = 6 iterations per epoch; 8 epochs = 48 iterations; a short warm-up, no decay
-    schedule = ['train_dataloader.batch_size=32', 'train_cfg.max_epochs=8', 'train_cfg.val_interval=8',
-                'default_hooks.checkpoint.interval=4', 'default_hooks.logger.interval=6',
-                'param_scheduler.0.end=10', 'param_scheduler.1.milestones=[100]', 'optim_wrapper.optimizer.lr=0.004']
+    # 1024 faces / batch 64 = 16 iterations per epoch; 10 epochs = 160 iterations; short warm-up, no decay
+    schedule = ['train_cfg.max_epochs=10', 'train_cfg.val_interval=10', 'default_hooks.checkpoint.interval=5',
+                'default_hooks.checkpoint.max_keep_ckpts=3',
+                'default_hooks.logger.interval=16', 'param_scheduler.0.end=10', 'param_scheduler.1.milestones=[100]']
     run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', *common, *schedule], repo_root)
-    return dict(work=work, common=common, schedule=schedule, root=synthface_root)
+    return dict(work=work, common=common, schedule=schedule, root=data)
 
 
 def test_training_beats_the_mean_shape(trained, repo_root):
     out = osp.join(trained['work'], 'metrics.json')
-    ckpt = osp.join(trained['work'], 'epoch_8.pth')
+    ckpt = osp.join(trained['work'], 'epoch_10.pth')
     run(['tools/test.py', CONFIG, ckpt, '--work-dir', trained['work'], '--out', out, '--cfg-options',
          *trained['common']], repo_root)
     with open(out) as f:
-        nme = json.load(f)['NME']
+        nme = json.load(f)['clean/NME']   # the clean test split, as mean_shape_nme
     baseline = mean_shape_nme(trained['root'])
     assert nme < 0.8 * baseline, (nme, baseline)
 
 
 def test_checkpoints_resume_under_safe_torch_load(trained, repo_root):
     import torch
-    ckpt = osp.join(trained['work'], 'epoch_4.pth')
+    ckpt = osp.join(trained['work'], 'epoch_5.pth')
     # torch's default (weights_only) load accepts our checkpoints once mmfacealign is imported
     import mmfacealign  # noqa: F401
     state = torch.load(ckpt, map_location='cpu')
-    assert state['meta']['epoch'] == 4 and 'message_hub' in state
+    assert state['meta']['epoch'] == 5 and 'message_hub' in state
     work2 = trained['work'] + '_resumed'
     r = run(['tools/train.py', CONFIG, '--work-dir', work2, '--resume', ckpt, '--cfg-options', *trained['common'],
-             *trained['schedule'], 'train_cfg.max_epochs=5', 'train_cfg.val_interval=5'], repo_root)
+             *trained['schedule'], 'train_cfg.max_epochs=6', 'train_cfg.val_interval=6'], repo_root)
     log = r.stdout + r.stderr
-    assert 'resumed epoch: 4' in log, log[-2000:]
-    assert osp.isfile(osp.join(work2, 'epoch_5.pth'))
+    assert 'resumed epoch: 5' in log, log[-2000:]
+    assert osp.isfile(osp.join(work2, 'epoch_6.pth'))

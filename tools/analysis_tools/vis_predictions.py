@@ -4,7 +4,8 @@
     python tools/analysis_tools/vis_predictions.py CONFIG CHECKPOINT --out preds.png [--num 16]
         [--ann-file annotations/synthface_test_occluded.json] [--cols 8] [--device cpu]
 
-Faces are taken from the config's test dataset (or --ann-file under its data root), cropped by their
+Faces are taken from the config's test dataset (the first one of a ConcatDataset; or --ann-file under its data
+root), cropped by their
 ground-truth boxes; green = ground truth, red = prediction, yellow = the error of each landmark.
 """
 import argparse
@@ -51,6 +52,8 @@ def main(argv=None):
 
     cfg = Config.fromfile(args.config)
     ds_cfg = cfg.test_dataloader.dataset.copy()
+    if ds_cfg.get('type') == 'ConcatDataset':   # e.g. SynthFace's three test splits: draw from the first
+        ds_cfg = ds_cfg.datasets[0].copy()
     if args.ann_file:
         ds_cfg.ann_file = args.ann_file
     ds_cfg.pipeline = []

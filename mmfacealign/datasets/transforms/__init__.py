@@ -1,1 +1,4 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
+from .occlusion import RandomRectangleOcclusion
+
+__all__ = ['RandomRectangleOcclusion']

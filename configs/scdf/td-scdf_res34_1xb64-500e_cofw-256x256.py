@@ -1,0 +1,12 @@
+# SCDF on COFW (29 points): the WFLW recipe with the official code's hand-designed 29-point graph
+# (method_facts.md A.3; 52 edges). COFW's visibility labels (v = 1 occluded) give NME_occluded / NME_visible.
+_base_ = ['./td-scdf_res34_1xb64-500e_wflw-256x256.py']
+
+model = dict(head=dict(num_joints=29, graph='cofw29_anatomical'))
+
+dataset_type = 'FaceAlignCOFWDataset'
+data_root = 'data/cofw/'
+train_dataloader = dict(
+    dataset=dict(dataset=dict(type=dataset_type, data_root=data_root, ann_file='annotations/cofw_train.json')))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, ann_file='annotations/cofw_test.json'))
+test_dataloader = val_dataloader
