@@ -44,7 +44,9 @@ def main(argv=None):
     p.add_argument('--bbox', type=float, nargs=4, metavar=('X1', 'Y1', 'X2', 'Y2'), help='face box (pixels)')
     p.add_argument('--device', default='cpu')
     args = p.parse_args(argv)
-    from mmpose.apis import inference_topdown, init_model
+    from mmpose.apis import inference_topdown
+
+    from mmfacealign.apis import init_model
 
     img = mmcv.imread(args.image)
     if img is None:

@@ -11,6 +11,6 @@ from .version import __version__, version_info
 
 allow_mmengine_checkpoints()
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401  (registration)
+from . import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,F401  (registration)
 
 __all__ = ['__version__', 'version_info']

@@ -4,7 +4,7 @@
 # Several machines: run on each with NNODES, NODE_RANK, MASTER_ADDR (and PORT) set, e.g.
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
 #   NNODES=2 NODE_RANK=1 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
-# CPU-only check with the gloo backend: ... --cfg-options env_cfg.dist_cfg.backend=gloo
+# Without CUDA, train.py falls back to DDP over gloo on the CPU (one process per requested 'GPU').
 set -e
 CONFIG=$1
 GPUS=$2

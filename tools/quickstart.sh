@@ -49,7 +49,7 @@ echo "== 4/4 drawing predictions"
 "$PY" - "$WORK_DIR" "$train_s" "$(( $(date +%s) - t0 ))" <<'EOF_PY'
 import json, os.path as osp, sys
 work, train_s, total_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-print('\n== summary (NME, FR as fractions; inter-ocular normaliser)')
+print('\n== summary (inter-ocular NME and FR in %, AUC@0.1 as a fraction)')
 with open(osp.join(work, 'metrics.json')) as f:
     m = json.load(f)
 print(f'{"subset":<12}{"NME %":>8}{"FR@0.1 %":>10}{"AUC@0.1":>9}')

@@ -74,7 +74,7 @@ if [ -f "$STAMP" ] && vpy -c 'import mmcv.ops, mmpose.models, mmengine, torch' 2
 fi
 
 start=$(date +%s)
-log "building environment $VENV (first time on this machine: about 20-25 minutes, mostly compiling mmcv)"
+log "building environment $VENV (first time on this machine: about 15-20 minutes, mostly compiling mmcv)"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 rm -f "$STAMP"
 

@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmfacealign  # noqa: E402,F401
+from mmfacealign.utils.dist import prepare_cpu_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -91,6 +92,7 @@ def main(argv=None):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} {path!r} does not exist')
     cfg = merge_args(Config.fromfile(args.config), args)
+    prepare_cpu_distributed(cfg, args.launcher)   # gloo DDP where there is no CUDA
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)

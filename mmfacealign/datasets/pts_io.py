@@ -112,16 +112,3 @@ def pts_folder_to_coco(img_root: str, images: Optional[Sequence[str]] = None, ma
             center=[round(float(box[0] + box[2] / 2), 3), round(float(box[1] + box[3] / 2), 3)],
             scale=round(float(max(box[2], box[3])) / 200, 6)))
     return coco
-
-
-def write_json_atomic(obj: dict, path: str) -> None:
-    """Write json to ``path`` through a temporary file, so an interrupted write leaves nothing half-written."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

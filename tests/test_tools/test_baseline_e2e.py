@@ -87,3 +87,25 @@ def test_checkpoints_resume_under_safe_torch_load(trained, repo_root):
     log = r.stdout + r.stderr
     assert 'resumed epoch: 5' in log, log[-2000:]
     assert osp.isfile(osp.join(work2, 'epoch_6.pth'))
+
+
+def test_draw_predictions_and_demo(trained, repo_root, tmp_path):
+    """The quick-start's drawing tool and the image demo run on the trained checkpoint."""
+    import cv2
+    ckpt = osp.join(trained['work'], 'epoch_10.pth')
+    out = str(tmp_path / 'preds.png')
+    run(['tools/analysis_tools/vis_predictions.py', CONFIG, ckpt, '--out', out, '--num', '4', '--cols', '2',
+         '--tile', '96', '--cfg-options', f'test_dataloader.dataset.datasets.0.data_root={trained["root"]}/'],
+        repo_root)
+    assert cv2.imread(out).shape == (2 * 98 + 2, 2 * 98 + 2, 3)
+
+    img = osp.join(trained['root'], 'images', 'test', '000000.png')
+    demo_out = str(tmp_path / 'demo.png')
+    r = run(['demo/image_demo.py', img, CONFIG, ckpt, '--out', demo_out, '--bbox', '20', '20', '108', '108'],
+            repo_root)
+    assert '1 face(s)' in r.stdout and cv2.imread(demo_out).shape == (128, 128, 3)
+    blank = str(tmp_path / 'blank.png')
+    cv2.imwrite(blank, np.full((96, 96, 3), 127, np.uint8))
+    r = subprocess.run([sys.executable, 'demo/image_demo.py', blank, CONFIG, ckpt, '--out', demo_out],
+                       cwd=repo_root, capture_output=True, text=True)
+    assert r.returncode != 0 and 'no face found' in r.stderr and '--bbox' in r.stderr

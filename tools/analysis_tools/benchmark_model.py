@@ -88,14 +88,26 @@ def measure(model_cfg, input_size, args) -> dict:
     params = sum(p.numel() for p in model.parameters())
 
     model.eval()
-    flops = get_model_complexity_info(model, input_shape=(3, h, w), show_table=False, show_arch=False)['flops']
+
+    class TensorMode(torch.nn.Module):
+        """The estimator's tensor-mode forward (backbone, neck, head), as MMPose's get_flops.py counts it."""
+
+        def __init__(self, estimator):
+            super().__init__()
+            self.estimator = estimator
+
+        def forward(self, x):
+            return self.estimator._forward(x)
+
+    flops = get_model_complexity_info(TensorMode(model), input_shape=(3, h, w), show_table=False,
+                                      show_arch=False)['flops']
 
     def infer(batch):
         x = torch.randn(batch, 3, h, w, device=args.device)
 
         def run():
             with torch.no_grad():
-                model(x, mode='tensor')
+                model._forward(x)   # mode='tensor': backbone, neck, head
         return run
 
     latency = median_time(infer(1), args.repeats)

@@ -15,6 +15,7 @@ import sys
 
 import mmcv
 import numpy as np
+from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -32,6 +33,7 @@ def parse_args(argv=None):
     p.add_argument('--tile', type=int, default=192, help='side of each tile in pixels')
     p.add_argument('--ann-file', help='annotation file (relative to the dataset data_root) to draw faces from')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return p.parse_args(argv)
 
 
@@ -47,10 +49,14 @@ def crop_box(img: np.ndarray, bbox: np.ndarray, pad: float = 1.25):
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
-    from mmpose.apis import inference_topdown, init_model
+    from mmpose.apis import inference_topdown
+
+    from mmfacealign.apis import init_model
     from mmpose.registry import DATASETS
 
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     ds_cfg = cfg.test_dataloader.dataset.copy()
     if ds_cfg.get('type') == 'ConcatDataset':   # e.g. SynthFace's three test splits: draw from the first
         ds_cfg = ds_cfg.datasets[0].copy()

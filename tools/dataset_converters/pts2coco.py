@@ -18,7 +18,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmfacealign.datasets.pts_io import pts_folder_to_coco, write_json_atomic  # noqa: E402
+from mmfacealign.datasets.pts_io import pts_folder_to_coco  # noqa: E402
+from mmfacealign.utils.io import dump_json_atomic  # noqa: E402
 
 
 def main(argv=None):
@@ -39,7 +40,7 @@ def main(argv=None):
                                   num_keypoints=args.num_keypoints)
     except (OSError, ValueError) as e:
         sys.exit(f'pts2coco: {e}')
-    write_json_atomic(coco, args.out)
+    dump_json_atomic(coco, args.out)
     print(f'pts2coco: {len(coco["annotations"])} faces from {args.img_root} -> {args.out}')
 
 

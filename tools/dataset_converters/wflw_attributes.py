@@ -38,6 +38,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmfacealign.utils.io import dump_json_atomic  # noqa: E402
+
 WFLW_ATTRIBUTES = ('pose', 'expression', 'illumination', 'makeup', 'occlusion', 'blur')
 NUM_POINTS = 98
 NUM_FIELDS = 2 * NUM_POINTS + 4 + 6 + 1
@@ -165,19 +169,6 @@ def records_to_coco(records: List[dict], img_root: str) -> dict:
                 categories=[dict(supercategory='person', id=1, name='face', keypoints=[], skeleton=[])])
 
 
-def write_json_atomic(obj: dict, path: str) -> None:
-    """Write json through a temporary file and a rename, so an interrupted run leaves no half-written file."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('attr_txt', help='list_98pt_rect_attr_{train,test}.txt')
@@ -204,7 +195,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 counts[a] = sum(a in ann['subset'] for ann in coco['annotations'])
     except (OSError, ValueError) as e:
         sys.exit(f'wflw_attributes: {e}')
-    write_json_atomic(coco, args.out)
+    dump_json_atomic(coco, args.out)
     per_attr = ', '.join(f'{a} {counts[a]}' for a in WFLW_ATTRIBUTES)
     print(f'wflw_attributes: {counts["matched"]} faces tagged ({per_attr}); {counts["unmatched"]} untagged '
           f'-> {args.out}')

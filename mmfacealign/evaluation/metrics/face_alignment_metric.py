@@ -13,6 +13,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmpose.registry import METRICS
 
+from mmfacealign.utils.io import dump_json_atomic
+
 from ..functional import (NORM_MODES, auc_ced, ced_curve, compute_normalizers, failure_rate, normalized_landmark_errors,
                           per_image_nme, per_landmark_nme, pooled_nme, resolve_norm)
 
@@ -497,7 +499,7 @@ class FaceAlignmentMetric(BaseMetric):
         paths = []
         for suffix, obj in (('per_image', per_image), ('ced', ced)):
             path = f'{prefix}.{suffix}.json'
-            _dump_json_atomic(obj, path)
+            dump_json_atomic(obj, path)
             paths.append(path)
         print_log(f'FaceAlignmentMetric: wrote {paths[0]} and {paths[1]}', logger='current', level=logging.INFO)
 
@@ -508,16 +510,3 @@ def _jsonable(x):
         return x
     arr = _to_numpy(x)
     return arr.item() if arr.size == 1 else arr.tolist()
-
-
-def _dump_json_atomic(obj, path: str) -> None:
-    """Write json to a temporary file beside ``path``, then rename it over ``path`` (never half-written)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

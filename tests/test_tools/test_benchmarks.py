@@ -1,0 +1,32 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""The benchmark scripts run and report what they promise (tiny settings; timings are not asserted)."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+
+def run(args, cwd):
+    r = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r.stdout
+
+
+def test_benchmark_model_with_reference_head(repo_root, tmp_path):
+    out = tmp_path / 'bench.json'
+    text = run(['tools/analysis_tools/benchmark_model.py', 'configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py',
+                '--reference-head', '--repeats', '1', '--throughput-batch', '2', '--train-batch', '2',
+                '--out', str(out)], repo_root)
+    rows = json.loads(out.read_text())
+    assert [r['config'].endswith('[RegressionHead reference]') for r in rows] == [True, False]
+    ref, scdf = rows
+    assert scdf['params_M'] > ref['params_M'] > 2.7          # the GCN head adds parameters to ResNet-18-w32
+    assert scdf['gflops'] > ref['gflops'] > 0
+    for key in ('latency_ms', 'throughput_img_s', 'train_step_ms'):
+        assert scdf[key] > 0 and ref[key] > 0
+    assert 'train_step_overhead_pct' in scdf and '| td-scdf_res18-w32' in text
+
+
+def test_benchmark_synthface(repo_root):
+    text = run(['tools/analysis_tools/benchmark_synthface.py', '--num', '20', '--workers', '1'], repo_root)
+    assert 'render only' in text and 'render + PNG + json, 1 worker(s)' in text

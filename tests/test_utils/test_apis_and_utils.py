@@ -1,0 +1,58 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+import io
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+
+from mmfacealign.apis import inference_config
+from mmfacealign.utils import checkpoint_safe_globals
+from mmfacealign.utils.io import dump_json_atomic
+
+
+def test_inference_config_exposes_first_concat_pipeline(repo_root):
+    cfg = Config.fromfile(osp.join(repo_root, 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'))
+    assert 'pipeline' not in cfg.test_dataloader.dataset            # a ConcatDataset of the three test splits
+    inf = inference_config(cfg)
+    assert inf.test_dataloader.dataset.pipeline == cfg.test_dataloader.dataset.datasets[0].pipeline
+    assert 'pipeline' not in cfg.test_dataloader.dataset            # the caller's config is left alone
+
+
+def test_mmengine_like_checkpoint_loads_with_safe_torch_load():
+    """What mmengine puts into checkpoints (numpy arrays and scalars, HistoryBuffer) loads under weights_only."""
+    buf = HistoryBuffer()
+    buf.update(1.5)
+    state = dict(meta=dict(seed=np.int64(3), dataset_meta=dict(flip_indices=[1, 0], sigmas=np.ones(3)),
+                           rng=np.random.get_state()),
+                 message_hub=dict(log_scalars=dict(loss=buf)), state_dict=dict(w=torch.ones(2)))
+    f = io.BytesIO()
+    torch.save(state, f)
+    f.seek(0)
+    back = torch.load(f, weights_only=True)   # mmfacealign was imported by conftest: the allow-list is active
+    assert back['message_hub']['log_scalars']['loss'].current() == 1.5
+    np.testing.assert_array_equal(back['meta']['dataset_meta']['sigmas'], np.ones(3))
+    assert HistoryBuffer in checkpoint_safe_globals()
+
+
+class NotAllowListed:
+    pass
+
+
+def test_arbitrary_globals_are_still_refused():
+    f = io.BytesIO()
+    torch.save(dict(x=NotAllowListed()), f)   # a class nobody allow-listed
+    f.seek(0)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        torch.load(f, weights_only=True)
+
+
+def test_dump_json_atomic(tmp_path):
+    path = tmp_path / 'sub' / 'x.json'
+    dump_json_atomic({'a': 1}, str(path))
+    assert path.read_text() == '{"a": 1}'
+    with pytest.raises(TypeError):
+        dump_json_atomic({'a': object()}, str(path))
+    assert path.read_text() == '{"a": 1}' and sorted(p.name for p in path.parent.iterdir()) == ['x.json']
