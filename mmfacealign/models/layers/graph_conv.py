@@ -84,7 +84,7 @@ class SemGraphConv(nn.Module):
         self.out_channels = out_channels
         mask = _as_mask(adjacency_mask)
         self.register_buffer('mask', mask, persistent=False)
-        self.register_buffer('eye', torch.eye(mask.shape[0]), persistent=False)
+        self.register_buffer('off_diagonal', 1 - torch.eye(mask.shape[0]), persistent=False)
         # W[0]: the node itself, W[1]: its neighbours. Each (in, out) matrix: xavier_uniform, gain 1.414 (A.4).
         self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
         # one learnable scalar per mask non-zero (row-major order), initialised to 1
@@ -123,10 +123,12 @@ class SemGraphConv(nn.Module):
                              f'got {tuple(x.shape)}')
         if adj is None:
             adj = self.normalised_adjacency()
-        h_self = torch.matmul(x, self.weight[0])       # (B, N, out)
-        h_nbr = torch.matmul(x, self.weight[1])
-        eye = self.eye.to(adj.dtype)
-        out = torch.matmul(adj * eye, h_self) + torch.matmul(adj * (1 - eye), h_nbr)
+        # one matmul for both weights: (B, N, in) @ (in, 2 * out) -> self and neighbour features (B, N, out) each
+        w = self.weight.permute(1, 0, 2).reshape(self.in_channels, 2 * self.out_channels)
+        h_self, h_nbr = torch.matmul(x, w).split(self.out_channels, dim=-1)
+        # the self term is a per-node scaling by the diagonal of A; only the off-diagonal part needs a matmul
+        diag = torch.diagonal(adj, dim1=-2, dim2=-1).unsqueeze(-1)      # (N, 1) or (B, N, 1)
+        out = diag * h_self + torch.matmul(adj * self.off_diagonal.to(adj.dtype), h_nbr)
         if self.bias is not None:
             out = out + self.bias
         return out
