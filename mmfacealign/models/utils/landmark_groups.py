@@ -9,8 +9,6 @@ Layouts:
     * ``ibug68`` (300W, 300VW, SynthFace, COCO-WholeBody-face): jaw 0-16, right brow 17-21, left brow 22-26,
       nose bridge 27-30, nose base 31-35, right eye 36-41, left eye 42-47, outer lips 48-59, inner lips 60-67.
     * ``wflw98``: contour 0-32, brows 33-41 / 42-50, nose 51-59, eyes 60-67 / 68-75, lips 76-95, pupils 96, 97.
-    * ``cofw29``: brows 0-7, eyes 8-17 (corners 8-11 and 12-15, pupils 16, 17), nose 18-21, mouth 22-27,
-      chin 28.
 """
 from typing import Dict, List
 
@@ -51,24 +49,14 @@ WFLW98_GROUPS: Dict[str, List[int]] = {
     'left_pupil': [97],
 }
 
-COFW29_GROUPS: Dict[str, List[int]] = {
-    'brows': list(range(0, 8)),
-    'right_eye': [8, 10, 12, 14, 16],
-    'left_eye': [9, 11, 13, 15, 17],
-    'nose': list(range(18, 22)),
-    'mouth': list(range(22, 28)),
-    'chin': [28],
-}
-
 LANDMARK_GROUPS: Dict[str, Dict[str, List[int]]] = {
     'ibug68': IBUG68_GROUPS,
     'wflw98': WFLW98_GROUPS,
-    'cofw29': COFW29_GROUPS,
 }
 
 
 def get_landmark_groups(layout: str) -> Dict[str, List[int]]:
-    """Return the named groups of a layout (``'ibug68'``, ``'wflw98'`` or ``'cofw29'``)."""
+    """Return the named groups of a layout (``'ibug68'`` or ``'wflw98'``)."""
     if layout not in LANDMARK_GROUPS:
         raise KeyError(f'unknown landmark layout {layout!r}; known: {sorted(LANDMARK_GROUPS)}')
     return LANDMARK_GROUPS[layout]
