@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """FaceAlignmentMetric inside real MMPose / mmengine evaluation on the SynthFace fixture: the val pipeline of
 ``configs/_base_/data/synthface_128x128.py``, a ConcatDataset of the three test splits, mmengine's Evaluator and
-(last) ``Runner.test()`` with the config snippet that docs/evaluation.md gives."""
+(last) ``Runner.test()`` with the config's test loader and evaluator."""
 import json
 import os.path as osp
 
@@ -19,42 +19,10 @@ SPLITS = ('test', 'test_occluded', 'test_masked')
 # per-split error, in units of the inter-ocular distance, for (visible, occluded) points
 OFFSETS = dict(clean=(0.02, 0.02), occluded=(0.03, 0.15), masked=(0.05, 0.11))
 
-# The test-time data settings for SynthFace configs (docs/evaluation.md, "SynthFace"); module-level names as in
-# configs/_base_/data/synthface_128x128.py, which defines dataset_type, data_root, data_mode and val_pipeline.
-SYNTHFACE_SNIPPET = '''
-test_dataloader = dict(
-    batch_size=64,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file='annotations/synthface_test.json', data_prefix=dict(img='images/'),
-                 test_mode=True, pipeline=val_pipeline),
-            dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file='annotations/synthface_test_occluded.json', data_prefix=dict(img='images/'),
-                 test_mode=True, pipeline=val_pipeline),
-            dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file='annotations/synthface_test_masked.json', data_prefix=dict(img='images/'),
-                 test_mode=True, pipeline=val_pipeline),
-        ]))
-# NME (inter-ocular 36-45, a fraction), FR@0.08/0.1, AUC@0.08/0.1, NME_visible/NME_occluded,
-# and clean/..., occluded/..., masked/..., full/...
-test_evaluator = dict(type='FaceAlignmentMetric', fr_thresholds=(0.08, 0.1))
-val_evaluator = dict(type='FaceAlignmentMetric')
-'''
-
-
 def _data_cfg(repo_root, tmp_path, synthface_root):
-    """The repo's SynthFace data config with the snippet appended, data_root pointed at the fixture."""
-    with open(osp.join(repo_root, 'configs', '_base_', 'data', 'synthface_128x128.py')) as f:
-        text = f.read()
-    path = tmp_path / 'synthface_eval_data.py'
-    path.write_text(text + '\n' + SYNTHFACE_SNIPPET)
-    cfg = Config.fromfile(str(path))
+    """The repo's SynthFace data config (its ConcatDataset test loader and FaceAlignmentMetric evaluators),
+    data_root pointed at the fixture."""
+    cfg = Config.fromfile(osp.join(repo_root, 'configs', '_base_', 'data', 'synthface_128x128.py'))
     for d in cfg.test_dataloader.dataset.datasets:
         d.data_root = synthface_root
     return cfg
