@@ -1,8 +1,8 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """mmfacealign: occlusion-robust face alignment for MMPose.
 
-Importing this package registers every mmfacealign module into MMPose's registries (``MODELS``, ``DATASETS``,
-``TRANSFORMS``, ``METRICS``, ``HOOKS``, ``VISUALIZERS``, ``KEYPOINT_CODECS``), and lets ``torch.load`` read
+Importing this package registers every mmfacealign module into MMPose's registries (today ``MODELS``,
+``DATASETS``, ``TRANSFORMS``, ``METRICS`` and ``VISUALIZERS``; ``engine/hooks`` is where hooks will go), and lets ``torch.load`` read
 mmengine checkpoints under torch's safe loading (see ``mmfacealign.utils.checkpoint_compat``). Configs do it
 with ``custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)``.
 """

@@ -14,12 +14,12 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 import mmfacealign  # noqa: E402,F401
 from mmfacealign.datasets.synthface import SynthFaceConfig, write_synthface  # noqa: E402
 
-SMALL = dict(image_size=128, num_train=192, num_test=48, seed=3, shape_model='builtin')
+SMALL = dict(image_size=128, num_train=192, num_val=48, num_test=48, seed=3, shape_model='builtin')
 
 
 @pytest.fixture(scope='session')
 def synthface_root(tmp_path_factory):
-    """A small SynthFace (192 train, 48 per test split, 128x128) under a session temp dir."""
+    """A small SynthFace (192 train, 48 val, 48 per test split, 128x128) under a session temp dir."""
     root = str(tmp_path_factory.mktemp('synthface') / 'synthface')
     write_synthface(root, SynthFaceConfig(**SMALL), workers=1, log=lambda *a: None)
     return root

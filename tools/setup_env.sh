@@ -49,7 +49,7 @@ vpip() { "$VENV/bin/python" -m pip "$@"; }
 ensure_project_installed() {
   local where
   where="$(cd / && vpy -c 'import mmfacealign, os; print(os.path.dirname(os.path.dirname(mmfacealign.__file__)))' 2>/dev/null || true)"
-  if [ "$where" != "$REPO" ]; then
+  if [ "$where" != "$REPO" ] || [ ! -e "$REPO/mmfacealign/.mim/tools" ]; then   # .mim is made at install time
     log "installing mmfacealign (editable) from $REPO"
     vpip install --quiet --no-deps --no-build-isolation -e "$REPO" >&2
   fi

@@ -20,6 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmfacealign  # noqa: E402,F401
 from mmfacealign.utils.dist import prepare_cpu_distributed  # noqa: E402
+from mmfacealign.utils.io import dump_json_atomic  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -79,11 +80,9 @@ class _SaveMetrics(Hook):
         self.path = path
 
     def after_test_epoch(self, runner, metrics=None):
-        import json
         if runner.rank == 0 and metrics is not None:
-            os.makedirs(osp.dirname(osp.abspath(self.path)), exist_ok=True)
-            with open(self.path, 'w', encoding='utf-8') as f:
-                json.dump({k: float(v) if hasattr(v, '__float__') else v for k, v in metrics.items()}, f, indent=2)
+            dump_json_atomic({k: float(v) if hasattr(v, '__float__') else v for k, v in metrics.items()},
+                             self.path, indent=2)
 
 
 def main(argv=None):

@@ -1,8 +1,8 @@
 # SCDF on SynthFace at 128x128, CPU-sized and under the same budget as the baseline
 # (configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py): same backbone (ResNet-18, width 32, from
-# scratch), input, data, augmentation, optimiser and schedule; only the head and losses differ. The GCN head
-# uses the official 68-point anatomical graph and the relative-location loss; the paper's random-rectangle
-# occlusion is added to training. The 4x4 last map gives node features of 4 x 4 x 4 = 64.
+# scratch), input, data, optimiser and schedule. What differs is SCDF's recipe: the GCN head (official 68-point
+# anatomical graph), its losses (Soft Wing + relative location), the paper's random-rectangle occlusion
+# augmentation and gradient clipping. The 4x4 last map gives node features of 4 x 4 x 4 = 64.
 # Gradients are clipped (max norm 5): on this short from-scratch schedule a few samples otherwise drive the
 # graph network's pixel outputs far off (measured: validation NME 0.97 vs 0.19 after 96 iterations with it).
 _base_ = ['../baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py']

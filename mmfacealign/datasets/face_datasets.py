@@ -13,7 +13,7 @@ sample:
   splits) are evaluated per subset in one run with a ``ConcatDataset`` (see ``docs/evaluation.md``).
 
 Add ``'keypoints_occluded'`` and ``'subset'`` to ``PackPoseInputs(meta_keys=...)`` to carry them to the metric
-(``configs/_base_/datasets/synthface.py`` does).
+(``configs/_base_/data/synthface_128x128.py`` does).
 
 They also fail early, naming what is wrong: a missing data root or annotation file (with the command that
 generates SynthFace), and an annotation whose keypoint count does not match the dataset (file and annotation id).

@@ -16,7 +16,7 @@ from mmfacealign.datasets.synthface.occluders import Occluder
 from mmfacealign.datasets.synthface.shape_model import (PointDistributionModel, read_shapes_csv,
                                                         similarity_align)
 
-SPLITS = ('train', 'test', 'test_occluded', 'test_masked')
+SPLITS = ('train', 'val', 'test', 'test_occluded', 'test_masked')
 
 
 def _load(root, split):
@@ -185,7 +185,7 @@ def test_mask_occluder_covers_mouth_and_nose_base():
 # ---------------------------------------------------------------------------------------- writing
 def test_written_json_matches_dataset_class(synthface_root):
     meta = read_meta(synthface_root)
-    assert meta['splits'] == {'train': 192, 'test': 48, 'test_occluded': 48, 'test_masked': 48}
+    assert meta['splits'] == {'train': 192, 'val': 48, 'test': 48, 'test_occluded': 48, 'test_masked': 48}
     for split in SPLITS:
         coco = _load(synthface_root, split)
         ds = _dataset(synthface_root, split)
@@ -217,12 +217,12 @@ def test_split_occlusion_levels(synthface_root):
     assert (share['test_masked'] > 0.25).all()
     assert 0.1 < (share['train'] > 0).mean() < 0.6
     subsets = {s: {a['subset'] for a in _load(synthface_root, s)['annotations']} for s in SPLITS}
-    assert subsets == {'train': {'mixed'}, 'test': {'clean'}, 'test_occluded': {'occluded'},
+    assert subsets == {'train': {'mixed'}, 'val': {'mixed'}, 'test': {'clean'}, 'test_occluded': {'occluded'},
                        'test_masked': {'masked'}}
 
 
 def test_write_is_deterministic_across_worker_counts(tmp_path):
-    cfg = SynthFaceConfig(image_size=64, num_train=70, num_test=5, shape_model='builtin')
+    cfg = SynthFaceConfig(image_size=64, num_train=70, num_val=5, num_test=5, shape_model='builtin')
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     write_synthface(a, cfg, workers=1, log=lambda *x: None)
     write_synthface(b, cfg, workers=2, log=lambda *x: None)
@@ -238,15 +238,15 @@ def test_write_is_deterministic_across_worker_counts(tmp_path):
 
 def test_existing_dataset_is_reused_or_refused(tmp_path):
     out = str(tmp_path / 'sf')
-    cfg = SynthFaceConfig(image_size=64, num_train=4, num_test=2, shape_model='builtin')
+    cfg = SynthFaceConfig(image_size=64, num_train=4, num_val=2, num_test=2, shape_model='builtin')
     write_synthface(out, cfg, log=lambda *x: None)
     stamp = os.stat(osp.join(out, 'meta.json')).st_mtime_ns
     msgs = []
     write_synthface(out, cfg, log=msgs.append)
     assert 'reusing' in msgs[0] and os.stat(osp.join(out, 'meta.json')).st_mtime_ns == stamp
     with pytest.raises(FileExistsError, match='--force'):
-        write_synthface(out, SynthFaceConfig(image_size=64, num_train=5, num_test=2, shape_model='builtin'))
-    write_synthface(out, SynthFaceConfig(image_size=64, num_train=5, num_test=2, shape_model='builtin'),
+        write_synthface(out, SynthFaceConfig(image_size=64, num_train=5, num_val=2, num_test=2, shape_model='builtin'))
+    write_synthface(out, SynthFaceConfig(image_size=64, num_train=5, num_val=2, num_test=2, shape_model='builtin'),
                     force=True, log=lambda *x: None)
     assert read_meta(out)['splits']['train'] == 5
 
@@ -264,7 +264,7 @@ def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch):
     real_work = gen_mod._work
     monkeypatch.setattr(gen_mod, '_work', failing_work)
     with pytest.raises(KeyboardInterrupt):
-        write_synthface(out, SynthFaceConfig(image_size=64, num_train=130, num_test=2, shape_model='builtin'),
+        write_synthface(out, SynthFaceConfig(image_size=64, num_train=130, num_val=2, num_test=2, shape_model='builtin'),
                         log=lambda *x: None)
     assert os.listdir(tmp_path) == []
 

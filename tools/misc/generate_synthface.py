@@ -23,6 +23,7 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', default='data/synthface', help='output directory (default: data/synthface)')
     p.add_argument('--image-size', type=int, default=d.image_size, help='square image side in pixels')
     p.add_argument('--num-train', type=int, default=d.num_train, help='faces in the train split')
+    p.add_argument('--num-val', type=int, default=d.num_val, help='faces in the val split')
     p.add_argument('--num-test', type=int, default=d.num_test, help='faces in each test split')
     p.add_argument('--seed', type=int, default=d.seed)
     p.add_argument('--shape-model', default=d.shape_model,
@@ -35,7 +36,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = SynthFaceConfig(image_size=args.image_size, num_train=args.num_train, num_test=args.num_test,
+    cfg = SynthFaceConfig(image_size=args.image_size, num_train=args.num_train, num_val=args.num_val,
+                          num_test=args.num_test,
                           seed=args.seed, shape_model=args.shape_model, splits=tuple(args.splits))
     try:
         write_synthface(args.out_dir, cfg, workers=args.workers, force=args.force)

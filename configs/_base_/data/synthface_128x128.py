@@ -4,7 +4,8 @@
 #
 # Generate the data first (the README's quick-start does it for you):
 #   python tools/misc/generate_synthface.py --out-dir data/synthface
-# Validation uses the clean test split; testing evaluates test, test_occluded and test_masked in one run.
+# Validation (checkpoint selection) uses the val split; testing evaluates test, test_occluded and test_masked in
+# one run.
 dataset_type = 'SynthFaceDataset'
 data_mode = 'topdown'
 data_root = 'data/synthface/'
@@ -56,7 +57,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_mode=data_mode,
-        ann_file='annotations/synthface_test.json',
+        ann_file='annotations/synthface_val.json',   # checkpoint selection; the test splits stay unseen
         data_prefix=dict(img='images/'),
         test_mode=True,
         pipeline=val_pipeline,

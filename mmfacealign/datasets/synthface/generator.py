@@ -3,11 +3,12 @@
 
 Layout written under ``out_dir`` (default ``data/synthface``)::
 
-    images/{train,test,test_occluded,test_masked}/000000.png ...
-    annotations/synthface_{train,test,test_occluded,test_masked}.json
+    images/{train,val,test,test_occluded,test_masked}/000000.png ...
+    annotations/synthface_{train,val,test,test_occluded,test_masked}.json
     meta.json                    # generation settings, shape-model source, per-split counts
 
-Splits: ``train`` (a share of faces carry random occluders), ``test`` (clean), ``test_occluded`` (every face
+Splits: ``train`` and ``val`` (a share of faces carry random occluders; ``val`` is for checkpoint selection, so
+that the test splits stay unseen), ``test`` (clean), ``test_occluded`` (every face
 has rectangles, textures, hands or sunglasses covering 10-60% of its landmarks) and ``test_masked`` (every face
 wears a mask over nose, mouth and jaw).
 
@@ -36,7 +37,7 @@ from .occluders import OCCLUDER_KINDS, draw_occluder, occluder_mask, occlusion_f
 from .renderer import apply_photometric, render_background, render_face, sample_style
 from .shape_model import PointDistributionModel, load_pdm, place_shape, pose_shape
 
-SPLIT_IDS = {'train': 0, 'test': 1, 'test_occluded': 2, 'test_masked': 3}
+SPLIT_IDS = {'train': 0, 'test': 1, 'test_occluded': 2, 'test_masked': 3, 'val': 4}
 FORMAT_VERSION = 1
 
 
@@ -53,6 +54,7 @@ class SplitSpec:
 
 SPLITS: Dict[str, SplitSpec] = {
     'train': SplitSpec('mixed', 0.35, ('rectangle', 'texture', 'hand', 'mask', 'sunglasses'), 2),
+    'val': SplitSpec('mixed', 0.35, ('rectangle', 'texture', 'hand', 'mask', 'sunglasses'), 2),
     'test': SplitSpec('clean', 0.0),
     'test_occluded': SplitSpec('occluded', 1.0, ('rectangle', 'texture', 'hand', 'sunglasses'), 2, 0.1, 0.6),
     'test_masked': SplitSpec('masked', 1.0, ('mask', )),
@@ -64,6 +66,7 @@ class SynthFaceConfig:
     """Generation settings. Angles are standard deviations in degrees (clipped at 2.5 sigma)."""
     image_size: int = 128
     num_train: int = 2000
+    num_val: int = 300
     num_test: int = 300
     seed: int = 0
     shape_model: str = 'auto'
@@ -75,7 +78,7 @@ class SynthFaceConfig:
     splits: Tuple[str, ...] = field(default_factory=lambda: tuple(SPLITS))
 
     def num_samples(self, split: str) -> int:
-        return self.num_train if split == 'train' else self.num_test
+        return dict(train=self.num_train, val=self.num_val).get(split, self.num_test)
 
     def __post_init__(self):
         if self.image_size < 32:
