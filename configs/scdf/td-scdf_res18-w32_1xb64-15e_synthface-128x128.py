@@ -20,8 +20,9 @@ model = dict(
         graph='ibug68_anatomical',
         # the paper's Soft Wing parameters (2, 20, 0.5 px of a 256 input) scaled to the 128 input, as the
         # baseline's are, so that both compare the same relative thresholds
-        loss=dict(type='MeanSoftWingLoss', omega1=1.0, omega2=10.0, epsilon=0.25, use_target_weight=True),
-        relative_loss=dict(type='RelativeLocationLoss', use_target_weight=True,
+        # official defaults otherwise: all 2N coordinates supervised, directed neighbour rows, stacked-tensor init
+        loss=dict(type='MeanSoftWingLoss', omega1=1.0, omega2=10.0, epsilon=0.25),
+        relative_loss=dict(type='RelativeLocationLoss',
                            loss=dict(type='MeanSoftWingLoss', omega1=1.0, omega2=10.0, epsilon=0.25)),
         decoder={{_base_.codec}}))
 

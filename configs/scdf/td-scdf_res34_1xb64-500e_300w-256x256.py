@@ -1,5 +1,9 @@
 # SCDF on 300W (68 points): the WFLW recipe with the official code's hand-designed 68-point anatomical graph
 # (method_facts.md A.3; 99 edges). Test: common and challenge subsets in one run, plus full = both.
+# The relative-location loss keeps the official directed rows: on the 68-point graph nodes 33, 42 and 54 list no
+# neighbour, so their term is the absolute position, as in the official code (probably unintended; no official
+# config exists for this dataset). relative_loss.directed=False symmetrises the neighbourhoods instead.
+# Deviations from the official recipe: those of the WFLW config (its header).
 _base_ = ['./td-scdf_res34_1xb64-500e_wflw-256x256.py']
 
 model = dict(head=dict(num_joints=68, graph='ibug68_anatomical'))

@@ -1,5 +1,5 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 from .benchmark_datasets import *  # noqa: F401,F403
 from .face_datasets import FaceLandmarkDatasetMixin, SynthFaceDataset
-from .samplers import *  # noqa: F401,F403
+from .pose_balanced_dataset import PoseBalancedDataset, normalise_shapes, pose_balanced_repeats
 from .transforms import *  # noqa: F401,F403

@@ -26,8 +26,7 @@ import os.path as osp
 from typing import Optional
 
 import mmpose
-from mmpose.datasets.datasets.face import (AFLWDataset, COFWDataset, Face300VWDataset, Face300WDataset,
-                                           WFLWDataset)
+from mmpose.datasets.datasets.face import AFLWDataset, COFWDataset, Face300VWDataset, Face300WDataset, WFLWDataset
 from mmpose.registry import DATASETS
 
 from .face_datasets import FaceLandmarkDatasetMixin

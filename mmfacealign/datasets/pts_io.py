@@ -18,7 +18,6 @@ Boxes: the landmark box, enlarged by ``margin`` (a share of its size on each sid
 MMPose's 300W/WFLW annotations use, whose ``GetBBoxCenterScale`` then pads by 1.25). ``center`` is the box
 centre and ``scale`` its longer side / 200, as ``Face300WDataset`` expects.
 """
-import json
 import os
 import os.path as osp
 from typing import List, Optional, Sequence

@@ -11,7 +11,8 @@ module adds exactly what mmengine checkpoints contain to torch's allow-list (``t
 numpy's array/scalar reconstructors and dtype classes, ``bytes`` (numpy's raw buffers), mmengine's
 ``HistoryBuffer``, and ``getattr`` (``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer,
 'min')``). torch's safe unpickler only *calls* allow-listed callables, so ``getattr`` lets a file look attributes
-up but not invoke what it finds; the list was found by loading real checkpoints (see the tests). It runs when ``mmfacealign`` is imported, i.e. for every config with
+up but not invoke what it finds; the list was found by loading real checkpoints (see the tests). It runs when
+``mmfacealign`` is imported, i.e. for every config with
 ``custom_imports=dict(imports=['mmfacealign'])``, before the runner loads anything.
 """
 from typing import List

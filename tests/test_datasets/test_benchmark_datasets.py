@@ -9,8 +9,14 @@ from mmengine.dataset import ConcatDataset
 from mmengine.registry import DefaultScope
 from mmpose.registry import DATASETS
 
-from mmfacealign.datasets import (FaceAlign300VWDataset, FaceAlign300WDataset, FaceAlignAFLWDataset,
-                                  FaceAlignCOFWDataset, FaceAlignWFLWDataset, SynthFaceDataset)
+from mmfacealign.datasets import (
+    FaceAlign300VWDataset,
+    FaceAlign300WDataset,
+    FaceAlignAFLWDataset,
+    FaceAlignCOFWDataset,
+    FaceAlignWFLWDataset,
+    SynthFaceDataset,
+)
 from mmfacealign.datasets.benchmark_datasets import WFLW_ATTRIBUTES
 
 

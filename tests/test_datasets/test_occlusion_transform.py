@@ -62,6 +62,16 @@ def test_fixed_colour_grey_image_and_errors():
     assert tuple(res['img'][y1, x1]) == (0, 255, 0) and 'keypoints_occluded' not in res
     grey = RandomRectangleOcclusion(prob=1., color=(200, ))(dict(img=np.zeros((64, 64), np.uint8)))
     assert grey['img'].max() == 200
+    # a fixed 3-value colour on grayscale images (2-D or one channel): the mean of the three values
+    for img in (np.zeros((64, 64), np.uint8), np.zeros((64, 64, 1), np.uint8)):
+        np.random.seed(3)
+        out = RandomRectangleOcclusion(prob=1., color=(30, 60, 90))(dict(img=img))
+        assert out['img'].shape == img.shape and set(np.unique(out['img'])) == {0, 60}
+    np.random.seed(3)
+    rgba = RandomRectangleOcclusion(prob=1., color=7)(dict(img=np.zeros((64, 64, 4), np.uint8)))
+    assert set(np.unique(rgba['img'])) == {0, 7}
+    with pytest.raises(ValueError, match='3 values but the image has 4 channels'):
+        RandomRectangleOcclusion(prob=1., color=(1, 2, 3))(dict(img=np.zeros((64, 64, 4), np.uint8)))
     for kwargs, match in [(dict(prob=1.5), 'prob'), (dict(area_ratio=0), 'area_ratio'),
                           (dict(aspect_range=(2., 1.)), 'aspect_range'), (dict(color='blue'), 'color')]:
         with pytest.raises(ValueError, match=match):

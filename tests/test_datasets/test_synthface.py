@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 
 from mmfacealign.datasets import SynthFaceDataset
-from mmfacealign.datasets.synthface import (SynthFaceConfig, generate_sample, load_pdm, occluder_mask,
-                                            occlusion_flags, read_meta, sample_occluder, write_synthface)
+from mmfacealign.datasets.synthface import (
+    SynthFaceConfig,
+    generate_sample,
+    load_pdm,
+    occluder_mask,
+    occlusion_flags,
+    read_meta,
+    sample_occluder,
+    write_synthface,
+)
 from mmfacealign.datasets.synthface import generator as gen_mod
 from mmfacealign.datasets.synthface.occluders import Occluder
-from mmfacealign.datasets.synthface.shape_model import (PointDistributionModel, read_shapes_csv,
-                                                        similarity_align)
+from mmfacealign.datasets.synthface.shape_model import PointDistributionModel, read_shapes_csv, similarity_align
 
 SPLITS = ('train', 'val', 'test', 'test_occluded', 'test_masked')
 
@@ -264,7 +271,8 @@ def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch):
     real_work = gen_mod._work
     monkeypatch.setattr(gen_mod, '_work', failing_work)
     with pytest.raises(KeyboardInterrupt):
-        write_synthface(out, SynthFaceConfig(image_size=64, num_train=130, num_val=2, num_test=2, shape_model='builtin'),
+        write_synthface(out, SynthFaceConfig(image_size=64, num_train=130, num_val=2, num_test=2,
+                                             shape_model='builtin'),
                         log=lambda *x: None)
     assert os.listdir(tmp_path) == []
 

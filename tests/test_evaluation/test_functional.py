@@ -3,11 +3,24 @@
 import numpy as np
 import pytest
 
-from mmfacealign.evaluation.functional import (DATASET_NORMALIZERS, auc_ced, auc_trapezoid, bbox_normalizer,
-                                               ced_curve, ced_values, compute_normalizers, failure_rate,
-                                               get_norm_spec, inter_ocular_distance, inter_pupil_distance,
-                                               normalized_landmark_errors, per_image_nme, per_landmark_nme,
-                                               pooled_nme, resolve_norm)
+from mmfacealign.evaluation.functional import (
+    DATASET_NORMALIZERS,
+    auc_ced,
+    auc_trapezoid,
+    bbox_normalizer,
+    ced_curve,
+    ced_values,
+    compute_normalizers,
+    failure_rate,
+    get_norm_spec,
+    inter_ocular_distance,
+    inter_pupil_distance,
+    normalized_landmark_errors,
+    per_image_nme,
+    per_landmark_nme,
+    pooled_nme,
+    resolve_norm,
+)
 
 
 # ------------------------------------------------------------------------------------------ normalisers

@@ -6,6 +6,7 @@ import torch
 from mmengine.structures import InstanceData
 from mmpose.models import build_pose_estimator
 from mmpose.models.backbones import ResNet
+from mmpose.models.heads import RegressionHead
 from mmpose.registry import MODELS
 from mmpose.testing import get_packed_inputs
 from mmpose.utils import register_all_modules
@@ -46,7 +47,29 @@ def test_defaults_from_facts():
     assert isinstance(head.loss_module, MeanSoftWingLoss)
     assert (head.loss_module.omega1, head.loss_module.omega2, head.loss_module.epsilon) == (2.0, 20.0, 0.5)
     assert isinstance(head.relative_loss_module, RelativeLocationLoss)
-    assert head.relative_loss_module.graph is head.graph and not head.relative_loss_module.directed
+    assert head.relative_loss_module.graph is head.graph and head.relative_loss_module.directed   # official rows
+    # the official code supervises all 2N coordinates: no target weights in either loss
+    assert not head.loss_module.use_target_weight and not head.relative_loss_module.use_target_weight
+    assert {m.weight_init for m in head.gcn.modules() if hasattr(m, 'weight_init')} == {'official'}
+    # flip test, decoding and acc_pose come from MMPose's RegressionHead
+    assert isinstance(head, RegressionHead) and not hasattr(head, 'fc')
+
+
+def test_partial_loss_override_keeps_the_head_behaviour():
+    """A partial override replaces the default dict: every default must agree, so nothing silently changes."""
+    feats, samples = _feats(), _samples(98)
+    samples[0].gt_instance_labels.keypoint_weights[0, :10] = 0.
+    torch.manual_seed(0)
+    full = GCNLandmarkHead()
+    torch.manual_seed(0)
+    partial = GCNLandmarkHead(relative_loss=dict(type='RelativeLocationLoss', directed=True),
+                              loss=dict(type='MeanSoftWingLoss'))
+    full_losses, partial_losses = full.loss(feats, samples), partial.loss(feats, samples)
+    for key in ('loss_kpt', 'loss_rel'):
+        torch.testing.assert_close(full_losses[key], partial_losses[key])
+    # a contradicting inner flag is an error, not silently overwritten
+    with pytest.raises(ValueError, match='contradicts'):
+        RelativeLocationLoss(use_target_weight=True, loss=dict(type='MeanSoftWingLoss', use_target_weight=False))
 
 
 def test_forward_outputs_normalised_coordinates():
@@ -64,8 +87,11 @@ def test_forward_outputs_normalised_coordinates():
         head((torch.rand(2, 512, 7, 7), ))
 
 
-def test_loss_terms_match_hand_computation():
-    head = GCNLandmarkHead()
+@pytest.mark.parametrize('use_target_weight', [False, True])
+def test_loss_terms_match_hand_computation(use_target_weight):
+    head = GCNLandmarkHead(
+        loss=dict(type='MeanSoftWingLoss', use_target_weight=use_target_weight),
+        relative_loss=dict(type='RelativeLocationLoss', use_target_weight=use_target_weight))
     feats = _feats()
     samples = _samples(98)
     samples[1].gt_instance_labels.keypoint_weights[0, :5] = 0.
@@ -74,10 +100,13 @@ def test_loss_terms_match_hand_computation():
     pred = head(feats)      # BN in train mode: same batch -> same output
     labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in samples]) * 256
     weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in samples])[..., None]
-    torch.testing.assert_close(losses['loss_kpt'], MeanSoftWingLoss(use_target_weight=True)(pred * 256, labels,
-                                                                                            weights))
-    rel = RelativeLocationLoss(use_target_weight=True)
+    kpt = MeanSoftWingLoss(use_target_weight=use_target_weight)
+    torch.testing.assert_close(losses['loss_kpt'], kpt(pred * 256, labels, weights))
+    rel = RelativeLocationLoss(use_target_weight=use_target_weight)               # official directed rows
     torch.testing.assert_close(losses['loss_rel'], rel(pred * 256, labels, weights))
+    # the weights matter only with use_target_weight=True (MMPose's behaviour, a switch)
+    unweighted = MeanSoftWingLoss()(pred * 256, labels)
+    assert (losses['loss_kpt'].item() == pytest.approx(unweighted.item())) != use_target_weight
     assert 0 <= losses['acc_pose'].item() <= 1
     (losses['loss_kpt'] + losses['loss_rel']).backward()
     assert all(p.grad is not None for p in head.parameters())
@@ -89,9 +118,16 @@ def test_loss_switches():
     assert set(no_rel.loss(feats, samples)) == {'loss_kpt', 'acc_pose'}
     directed = GCNLandmarkHead(relative_loss=dict(type='RelativeLocationLoss', directed=True))
     assert directed.relative_loss_module.directed
-    normalised = GCNLandmarkHead(loss_space='normalised', relative_loss=None,
-                                 loss=dict(type='SoftWingLoss', use_target_weight=True))
+    # normalised loss space: the Soft Wing parameters must be given in normalised units
+    normalised = GCNLandmarkHead(
+        loss_space='normalised', loss=dict(type='SoftWingLoss', omega1=2 / 256, omega2=20 / 256, epsilon=0.5 / 256),
+        relative_loss=dict(type='RelativeLocationLoss',
+                           loss=dict(type='MeanSoftWingLoss', omega1=2 / 256, omega2=20 / 256, epsilon=0.5 / 256)))
     assert normalised.loss(feats, samples)['loss_kpt'] > 0
+    with pytest.raises(ValueError, match=r"loss_space='normalised'.*loss \(SoftWingLoss\).*2\.0"):
+        GCNLandmarkHead(loss_space='normalised', relative_loss=None, loss=dict(type='SoftWingLoss'))
+    with pytest.raises(ValueError, match=r'relative_loss\.loss \(MeanSoftWingLoss\)'):
+        GCNLandmarkHead(loss_space='normalised', loss=dict(type='SmoothL1Loss'))
     with pytest.raises(ValueError, match='loss_space'):
         GCNLandmarkHead(loss_space='cm')
     bad = _samples(98)

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmfacealign.models.layers import (DynamicAdjacency, GraphConvBlock, NodeMapper, ResGraphBlock, SemGCN,
-                                       SemGraphConv, masked_softmax)
+from mmfacealign.models.layers import (
+    DynamicAdjacency,
+    GraphConvBlock,
+    NodeMapper,
+    ResGraphBlock,
+    SemGCN,
+    SemGraphConv,
+    masked_softmax,
+)
 from mmfacealign.models.utils import LandmarkGraph
 
 PATH3 = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=np.float32)   # 0 - 1 - 2 with self-loops
@@ -43,8 +50,9 @@ def test_sem_graph_conv_init_and_shapes():
     torch.manual_seed(0)
     conv = SemGraphConv(16, 8, LandmarkGraph.builtin('cofw29_anatomical').symmetric_adjacency())
     assert conv.edge_weight.shape == (133, ) and torch.all(conv.edge_weight == 1)
-    bound = 1.414 * math.sqrt(6. / (16 + 8))
-    assert conv.weight.abs().max() <= bound and conv.weight.abs().max() > 0.5 * bound
+    # official: one xavier_uniform_ on the stacked (2, in, out) tensor -> fan_in = in * out, fan_out = 2 * out
+    bound = 1.414 * math.sqrt(6. / (16 * 8 + 2 * 8))
+    assert conv.weight.abs().max() <= bound and conv.weight.abs().max() > 0.9 * bound
     assert conv.bias.abs().max() <= 1 / math.sqrt(8)
     adj = conv.normalised_adjacency()
     torch.testing.assert_close(adj.sum(1), torch.ones(29))
@@ -52,6 +60,29 @@ def test_sem_graph_conv_init_and_shapes():
     assert conv(torch.randn(3, 29, 16)).shape == (3, 29, 8)
     with pytest.raises(ValueError, match=r'\(B, 29, C\)'):
         conv(torch.randn(3, 28, 16))
+
+
+@pytest.mark.parametrize('c_in,c_out,official', [(256, 128, 0.0191), (128, 128, 0.0269), (128, 2, 0.215)])
+def test_sem_graph_conv_weight_init_bounds(c_in, c_out, official):
+    """Facts A.4: the official bound for 256->128, 128->128, 128->2; 'per_matrix' is the usual Xavier one."""
+    mask = np.ones((5, 5))
+    torch.manual_seed(0)
+    conv = SemGraphConv(c_in, c_out, mask)
+    bound = 1.414 * math.sqrt(6. / (c_in * c_out + 2 * c_out))
+    assert bound == pytest.approx(official, abs=5e-4)
+    assert conv.weight_init == 'official' and conv.weight.abs().max() <= bound
+    assert conv.weight.abs().max() > 0.95 * bound                         # uniform fills its range
+    torch.manual_seed(0)
+    per_matrix = SemGraphConv(c_in, c_out, mask, weight_init='per_matrix')
+    pm_bound = 1.414 * math.sqrt(6. / (c_in + c_out))
+    assert per_matrix.weight.abs().max() <= pm_bound and per_matrix.weight.abs().max() > 0.95 * pm_bound
+    if c_in == 256:
+        assert pm_bound / bound == pytest.approx(9.27, abs=0.01)         # "about 9x" (issue 7)
+    with pytest.raises(ValueError, match='weight_init'):
+        SemGraphConv(c_in, c_out, mask, weight_init='kaiming')
+    # the head and SemGCN pass the switch down to every layer
+    gcn = SemGCN(16, mask, hidden_channels=8, num_res_blocks=1, weight_init='per_matrix')
+    assert {m.weight_init for m in gcn.modules() if isinstance(m, SemGraphConv)} == {'per_matrix'}
 
 
 def test_sem_graph_conv_gradcheck():

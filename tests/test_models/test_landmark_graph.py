@@ -94,12 +94,13 @@ def test_symmetric_adjacency_small_case():
 def test_laplacian_small_case():
     # path 0 -> 1 -> 2 listed one way only; node 3 isolated
     g = LandmarkGraph.from_edges([(0, 1), (1, 2)], num_nodes=4)
-    lap = g.laplacian()
+    lap = g.laplacian(directed=False)
     expected = np.array([[1, -1, 0, 0], [-.5, 1, -.5, 0], [0, -1, 1, 0], [0, 0, 0, 1]], dtype=np.float32)
     np.testing.assert_allclose(lap, expected)
-    # directed (official): row 2 has no out-edge -> delta_2 = p_2; row 1 only lists 2
+    # directed (official, the default): row 2 has no out-edge -> delta_2 = p_2; row 1 only lists 2
     expected_dir = np.array([[1, -1, 0, 0], [0, 1, -1, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float32)
     np.testing.assert_allclose(g.laplacian(directed=True), expected_dir)
+    np.testing.assert_allclose(g.laplacian(), expected_dir)
     p = np.array([[0., 0.], [2., 0.], [2., 2.], [5., 5.]])
     np.testing.assert_allclose(lap @ p, [[-2, 0], [1, -1], [0, 2], [5, 5]])
 
@@ -124,8 +125,20 @@ def test_laplacian_rows_and_official_empty_rows():
     assert empty('ibug68_anatomical') == [33, 42, 54]
     assert empty('cofw29_anatomical') == [25, 28]
     assert empty('wflw98_top3') == []
-    # paper mode on the top-3 graph: row sums are 0 (translation invariant)
-    np.testing.assert_allclose(LandmarkGraph.builtin('wflw98_top3').laplacian().sum(1), 0, atol=1e-6)
+    # both modes on the top-3 graph: row sums are 0 (translation invariant)
+    for directed in (False, True):
+        np.testing.assert_allclose(LandmarkGraph.builtin('wflw98_top3').laplacian(directed).sum(1), 0, atol=1e-6)
+
+
+def test_wflw_directed_neighbourhood_averages_exactly_three():
+    """Issue 7 / facts A.6: the official WFLW recipe averages each landmark's 3 listed neighbours."""
+    g = LandmarkGraph.builtin('wflw98_top3')
+    lap = g.laplacian()                                                   # default: official directed rows
+    off = lap - np.diag(np.diag(lap))
+    np.testing.assert_array_equal((off != 0).sum(1), 3)
+    np.testing.assert_allclose(off[off != 0], -1. / 3, rtol=1e-6)
+    sym_counts = (g.laplacian(directed=False) != 0).sum(1) - 1             # the symmetrised reading: 3 to 7
+    assert sym_counts.min() == 3 and sym_counts.max() == 7
 
 
 def test_save_load_roundtrip_and_official_format(tmp_path):

@@ -78,14 +78,15 @@ def test_relative_location_loss_by_hand():
     # L P_hat = [[-2, 0], [1, -1], [0, 2]]; L P = [[-3, 0], [2, -2.5], [-1, 5]]
     # |diff| = [1, 0, 1, 1.5, 1, 3] -> Soft Wing [1, 0, 1, 1.5, 1, 2 + 20 ln(7/5)]
     expected = (1 + 0 + 1 + 1.5 + 1 + soft_wing(3)) / 6
-    loss = _path3_loss()
+    loss = _path3_loss(directed=False)          # symmetrised neighbourhoods (our reading, a switch)
     torch.testing.assert_close(loss.relative_locations(pred), torch.tensor([[[-2., 0.], [1., -1.], [0., 2.]]]))
     assert loss(pred, gt).item() == pytest.approx(expected, rel=1e-6)
-    assert _path3_loss(loss_weight=0.5)(pred, gt).item() == pytest.approx(expected / 2, rel=1e-6)
+    assert _path3_loss(directed=False, loss_weight=0.5)(pred, gt).item() == pytest.approx(expected / 2, rel=1e-6)
     # translation invariant (rows of L sum to 0), unlike the absolute term
     assert loss(pred + 7., gt).item() == pytest.approx(expected, rel=1e-6)
-    # directed (official): row 1 lists only 2, row 2 lists nothing -> delta_2 = p_2 (absolute)
-    directed = _path3_loss(directed=True)
+    # directed (official, the default): row 1 lists only 2, row 2 lists nothing -> delta_2 = p_2 (absolute)
+    directed = _path3_loss()
+    assert directed.directed
     torch.testing.assert_close(directed.relative_locations(pred), torch.tensor([[[-2., 0.], [0., -2.], [2., 2.]]]))
     assert directed(pred + 7., gt).item() != pytest.approx(directed(pred, gt).item())
 
@@ -115,7 +116,7 @@ def test_relative_location_loss_builtin_graphs_and_registry():
     for i in (33, 42, 54):                                                # official absolute-position rows
         torch.testing.assert_close(rel[:, i], p[:, i])
     torch.testing.assert_close(rel[:, 0], p[:, 0] - (p[:, 1] + p[:, 17]) / 2)
-    paper = RelativeLocationLoss(graph='ibug68_anatomical')
+    paper = RelativeLocationLoss(graph='ibug68_anatomical', directed=False)     # symmetrised reading
     nbrs = LandmarkGraph.builtin('ibug68_anatomical').neighbours(33)
     torch.testing.assert_close(paper.relative_locations(p)[:, 33], p[:, 33] - p[:, nbrs].mean(1))
     with pytest.raises(ValueError, match="'ibug68_anatomical' has 68 nodes"):

@@ -6,13 +6,13 @@ Budget: a from-scratch ResNet regressing from pooled features needs about 10k tr
 the mean shape (measured: 96-240 iterations of batch 32 stay at the mean-shape NME; 160 of batch 64 reach only
 0.84x the mean-shape NME with seed 0), so this trains 224 iterations of batch 64 on 1024 faces, seeded."""
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from e2e_utils import run, synthface_options
 
 CONFIG = 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'
 
@@ -34,27 +34,14 @@ def mean_shape_nme(root: str) -> float:
     return float((np.linalg.norm(pred - k, axis=2).mean(1) / np.linalg.norm(k[:, 36] - k[:, 45], axis=1)).mean())
 
 
-def run(args, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='2')
-    r = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    return r
-
-
 @pytest.fixture(scope='module')
 def trained(repo_root, tmp_path_factory):
     from mmfacealign.datasets.synthface import SynthFaceConfig, write_synthface
     data = str(tmp_path_factory.mktemp('synthface1k') / 'sf')
-    write_synthface(data, SynthFaceConfig(num_train=1024, num_val=48, num_test=48, seed=5, shape_model='builtin'), workers=2,
-                    log=lambda *a: None)
+    write_synthface(data, SynthFaceConfig(num_train=1024, num_val=48, num_test=48, seed=5, shape_model='builtin'),
+                    workers=2, log=lambda *a: None)
     work = str(tmp_path_factory.mktemp('baseline'))
-    root = data + '/'
-    common = [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-              *[f'test_dataloader.dataset.datasets.{i}.data_root={root}' for i in range(3)],
-              'train_dataloader.num_workers=0',
-              'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
-              'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
-              'test_dataloader.persistent_workers=False']
+    common = synthface_options(data)
     # 1024 faces / batch 64 = 16 iterations per epoch; 14 epochs = 224 iterations; short warm-up, no decay
     schedule = ['train_cfg.max_epochs=14', 'train_cfg.val_interval=14', 'default_hooks.checkpoint.interval=5',
                 'default_hooks.checkpoint.max_keep_ckpts=3',

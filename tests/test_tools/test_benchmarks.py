@@ -1,7 +1,6 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """The benchmark scripts run and report what they promise (tiny settings; timings are not asserted)."""
 import json
-import os.path as osp
 import subprocess
 import sys
 
@@ -14,7 +13,8 @@ def run(args, cwd):
 
 def test_benchmark_model_with_reference_head(repo_root, tmp_path):
     out = tmp_path / 'bench.json'
-    text = run(['tools/analysis_tools/benchmark_model.py', 'configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py',
+    text = run(['tools/analysis_tools/benchmark_model.py',
+                'configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py',
                 '--reference-head', '--repeats', '1', '--throughput-batch', '2', '--train-batch', '2',
                 '--out', str(out)], repo_root)
     rows = json.loads(out.read_text())
@@ -30,3 +30,20 @@ def test_benchmark_model_with_reference_head(repo_root, tmp_path):
 def test_benchmark_synthface(repo_root):
     text = run(['tools/analysis_tools/benchmark_synthface.py', '--num', '20', '--workers', '1'], repo_root)
     assert 'render only' in text and 'render + PNG + json, 1 worker(s)' in text
+
+
+def test_benchmark_ffld_against_its_baseline_with_memory(repo_root, tmp_path):
+    """FFLD's reference is the same network without refinement; memory comes from a fresh subprocess."""
+    out = tmp_path / 'bench.json'
+    text = run(['tools/analysis_tools/benchmark_model.py',
+                'configs/ffld/td-ffld_res18-w32_1xb64-15e_synthface-128x128.py', '--reference-head',
+                '--train-memory', '--relative-to', '0', '--repeats', '1', '--throughput-batch', '2',
+                '--train-batch', '2', '--out', str(out)], repo_root)
+    ref, ffld = json.loads(out.read_text())
+    assert ref['config'].endswith('[no refinement reference]')
+    # three CropNets (68 landmarks, 4 channels each, 128-channel block, FC 128 -> 136) on the same backbone
+    assert 0.5 < ffld['params_M'] - ref['params_M'] < 1.5
+    assert ref['latency_ratio'] == 1 and ffld['latency_ratio'] > 0
+    for row in (ref, ffld):
+        assert row['train_peak_mb'] > row['train_step_added_mb'] > 0
+    assert 'train step peak memory (MB)' in text and 'latency / row 0' in text

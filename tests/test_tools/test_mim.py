@@ -34,7 +34,8 @@ def test_mim_train_and_test(synthface_root, repo_root, tmp_path):
         assert expected in log
     out = str(tmp_path / 'metrics.json')
     # mim finds our config by name in mmfacealign/.mim/configs
-    log = mim(['test', 'mmfacealign', osp.basename(CONFIG), '--checkpoint', str(tmp_path / 'mmfacealign' / 'epoch_1.pth'),
+    ckpt = str(tmp_path / 'mmfacealign' / 'epoch_1.pth')
+    log = mim(['test', 'mmfacealign', osp.basename(CONFIG), '--checkpoint', ckpt,
                '--work-dir', str(tmp_path / 'test'), '--out', out, '--cfg-options', *data], repo_root)
     with open(out) as f:
         metrics = json.load(f)

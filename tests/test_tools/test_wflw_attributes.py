@@ -55,7 +55,7 @@ def write_mmpose_json(path, order=(2, 0, 1), noise=0.01):
 
 
 def test_tags_mmpose_json(tmp_path, capsys):
-    out = tmp_path / 'out' / 'wflw_test_attr.json'
+    out = tmp_path / 'out' / 'face_landmarks_wflw_test_attr.json'
     wa.main([write_txt(tmp_path / 'attr.txt'), '--json', write_mmpose_json(tmp_path / 'in.json'), '--out', str(out)])
     coco = json.loads(out.read_text())
     by_id = {a['id']: a['subset'] for a in coco['annotations']}

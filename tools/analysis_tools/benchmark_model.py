@@ -1,13 +1,25 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""Benchmark models: parameters, FLOPs, CPU latency (batch 1), throughput (batch 32) and training-step time.
+"""Benchmark models: parameters, FLOPs, CPU latency (batch 1), throughput (batch 32), training-step time and,
+optionally, the peak memory of a training step.
 
     python tools/analysis_tools/benchmark_model.py CONFIG [CONFIG ...] [--reference-head]
-        [--device cpu] [--threads 2] [--repeats 20] [--train-batch 32] [--out results.json]
+        [--device cpu] [--threads 2] [--repeats 20] [--train-batch 32] [--train-memory] [--relative-to 0]
+        [--out results.json]
+
+CONFIG is a path or an MMPose config name such as
+``mmpose::face_2d_keypoint/topdown_heatmap/wflw/td-hm_hrnetv2-w18_8xb64-60e_wflw-256x256.py`` (regression,
+heatmap and SimCC heads are measured alike, each at its own input size).
 
 With ``--reference-head`` every config is also measured with its head swapped for MMPose's
 ``RegressionHead`` (global average pooling + one FC layer, Soft Wing loss) on the same backbone and input, and the
 table shows the head's overhead over that reference: the targets of mmfacealign's methods are stated against it
-(e.g. SCDF: at most +15% training step, +10% inference latency).
+(e.g. SCDF: at most +15% training step, +10% inference latency). For FFLD's ``CropNetHead`` the reference is the
+same network without its refinement stages (its coarse GAP + FC regressor alone), FFLD's baseline.
+
+``--relative-to I`` adds the latency of every row divided by that of row ``I`` (0-based, reference rows
+included), so speed ratios come from one run on one machine. ``--train-memory`` runs one more training step of
+every model in a fresh subprocess and reports its peak resident memory (RSS; on CUDA the peak allocated memory)
+and how much the step added to the process after the model and the batch were built.
 
 Timings are medians over ``--repeats`` runs after warm-up, on random inputs of the config's input size, in
 ``mode='tensor'`` (backbone, neck and head; no data loading, no decoding) for inference and ``mode='loss'``
@@ -17,8 +29,10 @@ plus backward and an optimiser step for training. FLOPs come from ``mmengine.ana
 import argparse
 import copy
 import json
+import os
 import os.path as osp
 import statistics
+import subprocess
 import sys
 import time
 
@@ -39,6 +53,11 @@ def parse_args(argv=None):
     p.add_argument('--repeats', type=int, default=20)
     p.add_argument('--throughput-batch', type=int, default=32)
     p.add_argument('--train-batch', type=int, default=32)
+    p.add_argument('--train-memory', action='store_true',
+                   help='peak memory of a training step at --train-batch, measured in a fresh subprocess')
+    p.add_argument('--relative-to', type=int, default=None,
+                   help='add each latency divided by the latency of this row (0-based)')
+    p.add_argument('--memory-child', help=argparse.SUPPRESS)     # internal: one training step, print memory
     p.add_argument('--out', help='write the results to this json file')
     return p.parse_args(argv)
 
@@ -52,9 +71,14 @@ def input_size_of(cfg):
 
 
 def regression_reference(model_cfg):
-    """The same model with MMPose's RegressionHead (GAP neck + FC, Soft Wing) in place of its head."""
+    """The same model with MMPose's RegressionHead (GAP neck + FC, Soft Wing) in place of its head; for
+    FFLD's CropNetHead, the same head without refinement stages (its GAP + FC coarse regressor)."""
     ref = copy.deepcopy(model_cfg)
     head = model_cfg.head
+    if head.get('type') == 'CropNetHead':
+        ref.head.stages = []
+        ref.head.stage_losses = []
+        return ref
     num_joints = head.get('num_joints')
     in_channels = head.get('in_channels')
     if num_joints is None or in_channels is None:
@@ -76,15 +100,88 @@ def median_time(fn, repeats: int, warmup: int = 3) -> float:
     return statistics.median(times)
 
 
+def num_joints_of(model_cfg) -> int:
+    head = model_cfg.head
+    k = head.get('num_joints', head.get('out_channels', head.get('num_keypoints')))
+    if k is None:
+        raise KeyError('model.head.num_joints (or out_channels) is needed to build a training batch')
+    return int(k)
+
+
+def training_batch(model, model_cfg, input_size, batch_size: int) -> dict:
+    """A preprocessed random batch with the targets the head's codec needs (regression, heatmap or SimCC)."""
+    from mmpose.testing import get_packed_inputs
+    w, h = input_size
+    decoder = dict(model_cfg.head.get('decoder') or {})
+    heatmap_size = tuple(decoder.get('heatmap_size', (w // 4, h // 4)))
+    packed = get_packed_inputs(batch_size=batch_size, num_keypoints=num_joints_of(model_cfg), img_shape=(h, w),
+                               input_size=(w, h), heatmap_size=heatmap_size,
+                               simcc_split_ratio=decoder.get('simcc_split_ratio', 2.0),
+                               with_heatmap='heatmap_size' in decoder, with_simcc_label='SimCC' in
+                               str(decoder.get('type', '')))
+    return model.data_preprocessor(packed, training=True)
+
+
+def train_step_fn(model, data):
+    optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+    def step():
+        losses = model(**data, mode='loss')
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    return step
+
+
+def _rss_mb() -> float:
+    """Current resident memory of this process (Linux /proc; MB)."""
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def memory_child(model_cfg, input_size, args) -> dict:
+    """One warm-up-free training step in this (fresh) process: peak memory, and what the step added to it."""
+    import resource
+
+    from mmpose.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(model_cfg)).to(args.device)
+    model.train()
+    data = training_batch(model, model_cfg, input_size, args.train_batch)
+    step = train_step_fn(model, data)
+    if args.device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2 ** 20
+        step()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2 ** 20
+    else:
+        before = _rss_mb()
+        step()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024       # KB on Linux
+    return dict(train_peak_mb=peak, train_step_added_mb=peak - before)
+
+
+def measure_memory(path: str, reference: bool, args) -> dict:
+    """Run :func:`memory_child` for one config in a fresh subprocess (peak RSS is per process)."""
+    cmd = [sys.executable, osp.abspath(__file__), path, '--memory-child', 'reference' if reference else 'model',
+           '--device', args.device, '--train-batch', str(args.train_batch)]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f'memory measurement of {path} failed:\n{out.stderr[-2000:]}')
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(model_cfg, input_size, args) -> dict:
     from mmengine.analysis import get_model_complexity_info
     from mmpose.registry import MODELS
-    from mmpose.testing import get_packed_inputs
 
     torch.manual_seed(0)
     model = MODELS.build(copy.deepcopy(model_cfg)).to(args.device)
     w, h = input_size
-    num_joints = model_cfg.head.num_joints
     params = sum(p.numel() for p in model.parameters())
 
     model.eval()
@@ -99,8 +196,9 @@ def measure(model_cfg, input_size, args) -> dict:
         def forward(self, x):
             return self.estimator._forward(x)
 
-    flops = get_model_complexity_info(TensorMode(model), input_shape=(3, h, w), show_table=False,
-                                      show_arch=False)['flops']
+    complexity = get_model_complexity_info(TensorMode(model), input_shape=(3, h, w), show_table=False,
+                                           show_arch=False)
+    flops = complexity['flops']
 
     def infer(batch):
         x = torch.randn(batch, 3, h, w, device=args.device)
@@ -114,22 +212,20 @@ def measure(model_cfg, input_size, args) -> dict:
     tput_time = median_time(infer(args.throughput_batch), max(3, args.repeats // 4))
 
     model.train()
-    optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    packed = get_packed_inputs(batch_size=args.train_batch, num_keypoints=num_joints, img_shape=(h, w),
-                               input_size=(w, h), with_heatmap=False, with_simcc_label=False)
-    data = model.data_preprocessor(packed, training=True)
-
-    def step():
-        losses = model(**data, mode='loss')
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-
+    step = train_step_fn(model, training_batch(model, model_cfg, input_size, args.train_batch))
     train_time = median_time(step, max(3, args.repeats // 4))
     return dict(params_M=params / 1e6, gflops=flops / 1e9, latency_ms=latency * 1e3,
                 throughput_img_s=args.throughput_batch / tput_time, train_step_ms=train_time * 1e3,
                 train_batch=args.train_batch)
+
+
+def has_reference(model_cfg) -> bool:
+    head = model_cfg.head
+    return head.get('type') == 'CropNetHead' or ('num_joints' in head and 'in_channels' in head)
+
+
+def reference_label(model_cfg) -> str:
+    return 'no refinement reference' if model_cfg.head.get('type') == 'CropNetHead' else 'RegressionHead reference'
 
 
 def main(argv=None):
@@ -140,6 +236,12 @@ def main(argv=None):
     from mmpose.utils import register_all_modules
     register_all_modules(init_default_scope=True)
 
+    if args.memory_child:
+        cfg = Config.fromfile(args.configs[0])
+        model_cfg = regression_reference(cfg.model) if args.memory_child == 'reference' else cfg.model
+        print(json.dumps(memory_child(model_cfg, input_size_of(cfg), args)))
+        return
+
     rows = []
     for path in args.configs:
         cfg = Config.fromfile(path)
@@ -147,26 +249,46 @@ def main(argv=None):
         name = osp.splitext(osp.basename(path))[0]
         res = measure(cfg.model, size, args)
         res.update(config=name, input=f'{size[0]}x{size[1]}')
-        if args.reference_head:
+        if args.train_memory:
+            res.update(measure_memory(path, False, args))
+        if args.reference_head and not has_reference(cfg.model):
+            print(f'{name}: no reference head for a {cfg.model.head.type} (it needs num_joints and in_channels)')
+        elif args.reference_head:
             ref = measure(regression_reference(cfg.model), size, args)
-            ref.update(config=f'{name} [RegressionHead reference]', input=f'{size[0]}x{size[1]}')
+            ref.update(config=f'{name} [{reference_label(cfg.model)}]', input=f'{size[0]}x{size[1]}')
+            if args.train_memory:
+                ref.update(measure_memory(path, True, args))
             res['train_step_overhead_pct'] = 100 * (res['train_step_ms'] / ref['train_step_ms'] - 1)
             res['latency_overhead_pct'] = 100 * (res['latency_ms'] / ref['latency_ms'] - 1)
             rows.append(ref)
         rows.append(res)
+    if args.relative_to is not None:
+        base = rows[args.relative_to]['latency_ms']
+        for r in rows:
+            r['latency_ratio'] = r['latency_ms'] / base
 
     print(f'device {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; '
           f'median of {args.repeats} runs; throughput batch {args.throughput_batch}, train batch {args.train_batch}')
-    header = ('| config | input | params (M) | GFLOPs | latency b1 (ms) | throughput b' + str(args.throughput_batch)
-              + ' (img/s) | train step (ms) | step / latency overhead vs RegressionHead |')
-    print(header)
-    print('|' + '---|' * 8)
+    columns = ['config', 'input', 'params (M)', 'GFLOPs', 'latency b1 (ms)',
+               f'throughput b{args.throughput_batch} (img/s)', f'train step b{args.train_batch} (ms)',
+               'step / latency overhead vs reference']
+    if args.train_memory:
+        columns += ['train step peak memory (MB)', 'added by the step (MB)']
+    if args.relative_to is not None:
+        columns += [f'latency / row {args.relative_to}']
+    print('| ' + ' | '.join(columns) + ' |')
+    print('|' + '---|' * len(columns))
     for r in rows:
         over = ''
         if 'train_step_overhead_pct' in r:
             over = f"{r['train_step_overhead_pct']:+.1f}% / {r['latency_overhead_pct']:+.1f}%"
-        print(f"| {r['config']} | {r['input']} | {r['params_M']:.2f} | {r['gflops']:.3f} | {r['latency_ms']:.1f} | "
-              f"{r['throughput_img_s']:.1f} | {r['train_step_ms']:.0f} | {over} |")
+        cells = [r['config'], r['input'], f"{r['params_M']:.3f}", f"{r['gflops']:.3f}", f"{r['latency_ms']:.1f}",
+                 f"{r['throughput_img_s']:.1f}", f"{r['train_step_ms']:.0f}", over]
+        if args.train_memory:
+            cells += [f"{r['train_peak_mb']:.0f}", f"{r['train_step_added_mb']:.0f}"]
+        if args.relative_to is not None:
+            cells += [f"{r['latency_ratio']:.2f}"]
+        print('| ' + ' | '.join(cells) + ' |')
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(rows, f, indent=2)

@@ -50,9 +50,9 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
     from mmpose.apis import inference_topdown
+    from mmpose.registry import DATASETS
 
     from mmfacealign.apis import init_model
-    from mmpose.registry import DATASETS
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

@@ -9,7 +9,7 @@
 
     # or build a json of its own (image sizes are read from --img-root):
     python tools/dataset_converters/wflw_attributes.py .../list_98pt_rect_attr_test.txt \\
-        --img-root data/wflw/images --out data/wflw/annotations/wflw_test_attr.json
+        --img-root data/wflw/images --out data/wflw/annotations/face_landmarks_wflw_test_attr.json
 
 Each line of ``list_98pt_rect_attr_{train,test}.txt`` holds 196 floats (98 landmarks, x y), 4 ints (face box
 x_min y_min x_max y_max), 6 ints (attribute flags: pose, expression, illumination, make-up, occlusion, blur) and
@@ -29,7 +29,6 @@ kept as ``wflw_box`` (x1, y1, x2, y2). Output is written atomically (temporary f
 """
 import argparse
 import json
-import os
 import os.path as osp
 import posixpath
 import sys

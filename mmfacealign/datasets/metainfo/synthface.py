@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 # SynthFace metainfo: 68 landmarks in iBUG order (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67).
 # Swap partners are the mirror pairs of the iBUG layout (29 pairs, 10 midline points), as in MMPose's 300w.py.
-# Generated from mmfacealign/models/utils/landmark_groups.py (IBUG68_FLIP); colours by facial part.
+# Colours by facial part (groups of mmfacealign/models/utils/landmark_groups.py).
 dataset_info = dict(
     dataset_name='synthface',
     paper_info=dict(

@@ -1,6 +1,6 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """SynthFace: a procedural 68-point face-landmark dataset with occlusion flags (see ``generator.py``)."""
-from .generator import (SPLITS, SynthFaceConfig, generate_sample, read_meta, write_synthface)
+from .generator import SPLITS, SynthFaceConfig, generate_sample, read_meta, write_synthface
 from .occluders import OCCLUDER_KINDS, Occluder, occluder_mask, occlusion_flags, sample_occluder
 from .shape_model import PointDistributionModel, load_pdm
 

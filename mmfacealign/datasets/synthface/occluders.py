@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from mmfacealign.models.utils.landmark_groups import IBUG68_GROUPS as G
+
 from .renderer import SKIN_TONES, face_frame, fill_poly, polyline
 
 OCCLUDER_KINDS = ('rectangle', 'texture', 'hand', 'mask', 'sunglasses')
@@ -149,7 +150,8 @@ def draw_occluder(img: np.ndarray, occ: Occluder, rng: np.random.Generator) -> N
         roi[...] = (roi * (1 - a) + _texture(rng, y1 - y0, x1 - x0) * a).astype(np.uint8)
         return
     if occ.kind == 'hand':
-        skin = tuple(float(v) for v in np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.uniform(-15, 15, 3), 0, 255))
+        tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.uniform(-15, 15, 3)
+        skin = tuple(float(v) for v in np.clip(tone, 0, 255))
         edge = tuple(0.75 * c for c in skin)
         for p in occ.polygons[1:]:
             fill_poly(img, p, skin)

@@ -97,7 +97,8 @@ def render_background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
             if shape == 0:
                 cv2.circle(img, tuple(int(v) for v in c), int(r), color, -1, cv2.LINE_AA)
             elif shape == 1:
-                box = ((float(c[0]), float(c[1])), (float(r * 2), float(r * rng.uniform(0.3, 2))), float(rng.uniform(0, 180)))
+                box = ((float(c[0]), float(c[1])), (float(r * 2), float(r * rng.uniform(0.3, 2))),
+                       float(rng.uniform(0, 180)))
                 fill_poly(img, cv2.boxPoints(box), color)
             else:
                 d = rng.uniform(0, 1, 2) * (w, h)

@@ -36,8 +36,10 @@ class RandomRectangleOcclusion(BaseTransform):
         prob (float): Probability of applying. Default 0.5 (A.8).
         area_ratio (float): Rectangle area / image area. Default 0.2 (A.8).
         aspect_range (tuple): Range of the width / height ratio. Default (0.4, 2.5) (A.8).
-        color (str | sequence): ``'random'`` (default, uniform integer in [0, 255] per channel) or a fixed
-            value per channel.
+        color (str | number | sequence): ``'random'`` (default, uniform integer in [0, 255] per channel) or a
+            fixed colour: one value for every channel, or one value per channel. A 3-value colour on a
+            single-channel (grayscale) image paints the mean of the three values; any other channel-count mismatch
+            is an error naming the two counts.
     """
 
     def __init__(self, prob: float = 0.5, area_ratio: float = 0.2, aspect_range: Tuple[float, float] = (0.4, 2.5),
@@ -67,11 +69,20 @@ class RandomRectangleOcclusion(BaseTransform):
         cx, cy = np.random.uniform(0, width), np.random.uniform(0, height)
         x1, x2 = int(round(max(0., cx - rect_w / 2))), int(round(min(float(width), cx + rect_w / 2)))
         y1, y2 = int(round(max(0., cy - rect_h / 2))), int(round(min(float(height), cy + rect_h / 2)))
-        if self.color == 'random':
+        if isinstance(self.color, str):          # 'random'
             color = np.random.randint(0, 256, size=channels)
         else:
-            color = np.broadcast_to(np.asarray(self.color), (channels, )).copy()
+            color = self._fixed_color(channels)
         return (x1, y1, x2, y2), color
+
+    def _fixed_color(self, channels: int) -> np.ndarray:
+        color = np.asarray(self.color, dtype=np.float64).reshape(-1)
+        if color.size == 1 or color.size == channels:
+            return np.broadcast_to(color, (channels, )).copy()
+        if channels == 1:
+            return color.mean(keepdims=True)
+        raise ValueError(f'RandomRectangleOcclusion: color has {color.size} values but the image has {channels} '
+                         f'channels')
 
     def transform(self, results: dict) -> dict:
         img = results['img']

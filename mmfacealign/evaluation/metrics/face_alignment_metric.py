@@ -1,28 +1,42 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """``FaceAlignmentMetric``: the NME / FR / AUC report of face-alignment papers, per subset, in one run."""
-import json
 import logging
-import os
-import os.path as osp
 import warnings
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from dataclasses import replace
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmpose.registry import METRICS
 
-from mmfacealign.utils.io import dump_json_atomic
-
-from ..functional import (NORM_MODES, auc_ced, ced_curve, compute_normalizers, failure_rate, normalized_landmark_errors,
-                          per_image_nme, per_landmark_nme, pooled_nme, resolve_norm)
+from ..functional import (
+    NORM_MODES,
+    auc_ced,
+    compute_normalizers,
+    failure_rate,
+    normalized_landmark_errors,
+    per_image_nme,
+    per_landmark_nme,
+    pooled_nme,
+    resolve_norm,
+)
+from .face_alignment_report import (
+    EvalResult,
+    default_outfile_prefix,
+    format_report,
+    format_threshold,
+    list_samples,
+    write_report_files,
+)
 
 ALL_SAMPLES = '*'
 FULL = 'full'
 
 
 def _to_numpy(x) -> Optional[np.ndarray]:
+    """A tensor, array or array-like as a numpy array (None stays None)."""
     if x is None:
         return None
     if hasattr(x, 'detach'):
@@ -41,10 +55,6 @@ def _as_tags(subset) -> tuple:
     if isinstance(subset, (list, tuple)):
         return tuple(str(s) for s in subset)
     raise TypeError(f'a sample\'s "subset" must be a string, a list of strings or None, got {subset!r}')
-
-
-def _fmt(t: float) -> str:
-    return f'{float(t):g}'
 
 
 @METRICS.register_module()
@@ -72,6 +82,10 @@ class FaceAlignmentMetric(BaseMetric):
     out), ``gt_instances.bboxes`` (1, 4) xyxy for the box normalisers, and the meta keys ``keypoints_occluded``
     (1, K), ``subset`` (str, list of str or None) and ``box_size`` (AFLW), which ``PackPoseInputs(meta_keys=...)``
     must list to carry them; ``id`` and ``img_path`` name the samples in messages and files.
+
+    The logged table and the two files are made by ``face_alignment_report`` (beside this module) from one
+    ``EvalResult``; this class parses the arguments, keeps the samples, checks them, computes the normalisers,
+    selects the subsets and computes the keys.
 
     Subsets: a sample belongs to every tag in its ``subset`` meta. The tags come from the annotation's
     ``subset`` field (SynthFace; WFLW attributes via ``tools/dataset_converters/wflw_attributes.py``) or from the
@@ -145,6 +159,7 @@ class FaceAlignmentMetric(BaseMetric):
     # ------------------------------------------------------------------------------------------- arguments
     @staticmethod
     def _thresholds(values, name: str) -> List[float]:
+        """A threshold or a sequence of them as a list of distinct positive floats, in the given order."""
         values = [values] if np.isscalar(values) else list(values)
         if not values:
             raise ValueError(f'FaceAlignmentMetric: {name} is empty')
@@ -234,6 +249,7 @@ class FaceAlignmentMetric(BaseMetric):
 
     @staticmethod
     def _sample_name(ds: dict) -> str:
+        """``'id=<id> img_path=<path>'`` (what the sample has of them) to name it in messages and files."""
         parts = []
         if ds.get('id', None) is not None:
             parts.append(f'id={ds["id"]}')
@@ -243,6 +259,7 @@ class FaceAlignmentMetric(BaseMetric):
 
     @staticmethod
     def _single_instance(x: np.ndarray, what: str, name: str) -> np.ndarray:
+        """The (K, 2) keypoints of a sample's one instance, from (1, K, >=2) or (K, >=2); else a ValueError."""
         if x.ndim == 3:
             if x.shape[0] != 1:
                 raise ValueError(f'FaceAlignmentMetric: sample {name}: {what} hold {x.shape[0]} instances; the '
@@ -254,21 +271,57 @@ class FaceAlignmentMetric(BaseMetric):
 
     # ------------------------------------------------------------------------------------------- compute
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """NME, FR, AUC (overall and per subset), occluded / visible NME; writes the per-image and CED files.
+        """NME, FR, AUC (overall and per subset), occluded / visible NME; logs the table, writes the files.
 
         Args:
-            results (list): the gathered per-sample dicts of :meth:`process`.
+            results (list): the gathered per-sample dicts of :meth:`process` (N of them, K keypoints each).
 
         Returns:
             dict: metric name -> float.
         """
         logger: MMLogger = MMLogger.get_current_instance()
+        pred, gt, mask = self._stack_samples(results)
+        dataset_name = self._dataset_name()
+        mode, indices = self._resolve_norm(dataset_name, gt.shape[1])
+        normalizers = self._normalizers(mode, indices, results, gt, mask)
+
+        errors = normalized_landmark_errors(pred, gt, normalizers)
+        occluded, flagged = self._occlusion_flags(results)
+        result = EvalResult(
+            samples=results,
+            nme=per_image_nme(errors, mask),
+            errors=errors,
+            mask=mask,
+            normalizers=normalizers,
+            landmark_nme=per_landmark_nme(errors, mask),
+            subsets=self._select_subsets(results, dataset_name),
+            dataset_name=dataset_name,
+            norm_mode=mode,
+            norm_indices=indices,
+            fr_thresholds=self.fr_thresholds,
+            auc_thresholds=self.auc_thresholds,
+            occluded=occluded,
+            flagged=flagged)
+        result = replace(result, metrics=self._metrics(result))
+
+        logger.info(format_report(result))
+        write_report_files(result, self._resolve_outfile_prefix(), self.ced_points)
+        return dict(result.metrics)
+
+    def _stack_samples(self, results: list) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples stacked and checked: one keypoint count, finite labelled points, >= 1 labelled point each.
+
+        Args:
+            results (list): N per-sample dicts of :meth:`process`.
+
+        Returns:
+            tuple: ``pred`` and ``gt`` (N, K, 2) float64, ``mask`` (N, K) bool (the labelled points).
+        """
         if not results:
             raise ValueError('FaceAlignmentMetric: no samples to evaluate')
         num_kpts = {r['gt'].shape[0] for r in results}
         if len(num_kpts) != 1:
             raise ValueError(f'FaceAlignmentMetric: samples have different keypoint counts {sorted(num_kpts)}')
-        K = num_kpts.pop()
         names = [r['name'] for r in results]
         pred = np.stack([r['pred'] for r in results])
         gt = np.stack([r['gt'] for r in results])
@@ -279,67 +332,48 @@ class FaceAlignmentMetric(BaseMetric):
             bad = np.flatnonzero(~(np.isfinite(arr).all(axis=-1) | ~mask).all(axis=1))
             if bad.size:
                 raise ValueError(f'FaceAlignmentMetric: {what} keypoints are NaN or infinite for {bad.size} '
-                                 f'sample(s): {self._list(names, bad)}')
+                                 f'sample(s): {list_samples(names, bad)}')
         empty = np.flatnonzero(~mask.any(axis=1))
         if empty.size:
             raise ValueError(f'FaceAlignmentMetric: {empty.size} sample(s) have no labelled keypoint '
-                             f'(keypoints_visible all 0), so their NME is undefined: {self._list(names, empty)}')
+                             f'(keypoints_visible all 0), so their NME is undefined: {list_samples(names, empty)}')
+        return pred, gt, mask
 
-        dataset_name = self.dataset_name
-        if dataset_name is None and self.dataset_meta:
-            dataset_name = self.dataset_meta.get('dataset_name')
+    def _dataset_name(self) -> Optional[str]:
+        """The ``dataset_name`` argument, else ``dataset_meta['dataset_name']``, else None."""
+        if self.dataset_name is None and self.dataset_meta:
+            return self.dataset_meta.get('dataset_name')
+        return self.dataset_name
+
+    def _resolve_norm(self, dataset_name: Optional[str], num_keypoints: int) -> Tuple[str, Optional[Sequence]]:
+        """``(mode, indices)`` of the normaliser: the arguments, with the dataset's defaults for ``'auto'`` / None.
+
+        Args:
+            dataset_name (str | None): the dataset (see :meth:`_dataset_name`).
+            num_keypoints (int): K, checked against the dataset's landmark indices.
+        """
         try:
-            mode, indices = resolve_norm(self.norm_mode, dataset_name, K, self.norm_indices)
+            return resolve_norm(self.norm_mode, dataset_name, num_keypoints, self.norm_indices)
         except ValueError as e:
             hint = ('' if dataset_name is not None else
                     ' (no dataset_name: the metric has no dataset_meta; pass FaceAlignmentMetric(dataset_name=...))')
             raise ValueError(f'FaceAlignmentMetric: {e}{hint}') from None
-        normalizers = self._normalizers(mode, indices, results, gt, mask, names)
 
-        errors = normalized_landmark_errors(pred, gt, normalizers)
-        nme = per_image_nme(errors, mask)
+    def _normalizers(self, mode: str, indices: Optional[Sequence], results: list, gt: np.ndarray,
+                     mask: np.ndarray) -> np.ndarray:
+        """Per-image normalisers, checked: the points they use must be labelled, the value finite and > 0.
 
-        occ_avail = self.report_occlusion and any(r['occluded'] is not None for r in results)
-        if occ_avail:
-            missing = [i for i, r in enumerate(results) if r['occluded'] is None]
-            if missing:
-                print_log(f'FaceAlignmentMetric: {len(missing)} sample(s) carry no keypoints_occluded and are left '
-                          f'out of NME_visible / NME_occluded: {self._list(names, missing)}', logger='current',
-                          level=logging.WARNING)
-            occluded = np.stack([
-                r['occluded'] if r['occluded'] is not None else np.zeros(K, dtype=bool) for r in results])
-            flagged = np.array([r['occluded'] is not None for r in results])[:, None]
-        else:
-            occluded = flagged = None
+        Args:
+            mode (str): the resolved normaliser (see :meth:`_resolve_norm`).
+            indices (sequence | None): its landmarks (None for the box normalisers).
+            results (list): N per-sample dicts of :meth:`process` (``bbox`` (4,) xyxy or ``box_size``).
+            gt (np.ndarray): (N, K, 2) ground-truth keypoints.
+            mask (np.ndarray): (N, K) bool, labelled points.
 
-        all_idx = np.arange(len(results))
-        metrics: 'OrderedDict[str, float]' = OrderedDict()
-        metrics.update(self._summary(nme, errors, mask, occluded, flagged, all_idx, ''))
-
-        landmark_nme = per_landmark_nme(errors, mask)
-        if self.per_landmark_keys:
-            for k, v in enumerate(landmark_nme):
-                if np.isfinite(v):
-                    metrics[f'NME_landmark/{k}'] = float(v)
-
-        subsets = self._select_subsets(results, dataset_name)
-        for sub_name, idx in subsets.items():
-            metrics.update(self._summary(nme, errors, mask, occluded, flagged, idx, f'{sub_name}/'))
-
-        self._log_report(logger, metrics, subsets, len(results), landmark_nme, mode, indices, dataset_name,
-                         occ_avail, occluded, mask, flagged)
-        self._write_files(results, nme, errors, mask, normalizers, landmark_nme, subsets, metrics, mode, indices,
-                          dataset_name)
-        return dict(metrics)
-
-    @staticmethod
-    def _list(names: List[str], idx, limit: int = 5) -> str:
-        idx = list(idx)
-        shown = '; '.join(names[i] for i in idx[:limit])
-        return shown + (f'; ... ({len(idx) - limit} more)' if len(idx) > limit else '')
-
-    def _normalizers(self, mode, indices, results, gt, mask, names) -> np.ndarray:
-        """Per-image normalisers, checked: the points they use must be labelled, the value finite and > 0."""
+        Returns:
+            np.ndarray: (N,) normalisers ``d_n`` in pixels.
+        """
+        names = [r['name'] for r in results]
         bboxes = box_size = None
         if mode in ('inter_ocular', 'inter_pupil'):
             used = sorted({int(i) for group in ([indices] if mode == 'inter_ocular' else indices)
@@ -347,20 +381,20 @@ class FaceAlignmentMetric(BaseMetric):
             unlabelled = np.flatnonzero(~mask[:, used].all(axis=1))
             if unlabelled.size:
                 raise ValueError(f'FaceAlignmentMetric: the {mode} normaliser uses landmarks {used}, which are not '
-                                 f'all labelled in {unlabelled.size} sample(s): {self._list(names, unlabelled)}')
+                                 f'all labelled in {unlabelled.size} sample(s): {list_samples(names, unlabelled)}')
         elif mode == 'box_size':
             lacking = [i for i, r in enumerate(results) if r['box_size'] is None]
             if lacking:
                 raise ValueError(
                     f"FaceAlignmentMetric: norm_mode 'box_size' needs each sample's annotated box_size, missing in "
-                    f'{len(lacking)} sample(s): {self._list(names, lacking)}. Add \'box_size\' to '
+                    f'{len(lacking)} sample(s): {list_samples(names, lacking)}. Add \'box_size\' to '
                     'PackPoseInputs(meta_keys=...) (AFLWDataset fills it in test_mode)')
             box_size = np.array([r['box_size'] for r in results])
         else:
             lacking = [i for i, r in enumerate(results) if r['bbox'] is None or r['bbox'].size < 4]
             if lacking:
                 raise ValueError(f'FaceAlignmentMetric: norm_mode {mode!r} needs gt_instances.bboxes, missing in '
-                                 f'{len(lacking)} sample(s): {self._list(names, lacking)}')
+                                 f'{len(lacking)} sample(s): {list_samples(names, lacking)}')
             bboxes = np.stack([r['bbox'] for r in results])
         d = compute_normalizers(mode, gt, indices, bboxes=bboxes, box_size=box_size)
         bad = np.flatnonzero(~(np.isfinite(d) & (d > 0)))
@@ -375,26 +409,78 @@ class FaceAlignmentMetric(BaseMetric):
                              f'sample(s) ({what}): {detail}' + (' ...' if bad.size > 5 else ''))
         return d
 
-    def _summary(self, nme, errors, mask, occluded, flagged, idx, key_prefix: str) -> 'OrderedDict[str, float]':
+    def _occlusion_flags(self, results: list) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """The occlusion flags, when ``report_occlusion`` is on and any sample carries ``keypoints_occluded``.
+
+        Samples without flags are left out of ``NME_visible`` / ``NME_occluded`` (with a warning naming them).
+
+        Args:
+            results (list): N per-sample dicts of :meth:`process`, K keypoints each.
+
+        Returns:
+            tuple: ``occluded`` (N, K) bool (all False for samples without flags) and ``flagged`` (N, 1) bool
+            (whether a sample has flags), or ``(None, None)``.
+        """
+        if not (self.report_occlusion and any(r['occluded'] is not None for r in results)):
+            return None, None
+        missing = [i for i, r in enumerate(results) if r['occluded'] is None]
+        if missing:
+            names = [r['name'] for r in results]
+            print_log(f'FaceAlignmentMetric: {len(missing)} sample(s) carry no keypoints_occluded and are left '
+                      f'out of NME_visible / NME_occluded: {list_samples(names, missing)}', logger='current',
+                      level=logging.WARNING)
+        num_kpts = results[0]['gt'].shape[0]
+        occluded = np.stack([r['occluded'] if r['occluded'] is not None else np.zeros(num_kpts, dtype=bool)
+                             for r in results])
+        flagged = np.array([r['occluded'] is not None for r in results])[:, None]
+        return occluded, flagged
+
+    def _metrics(self, result: EvalResult) -> 'OrderedDict[str, float]':
+        """All the keys, in order: the overall summary, ``NME_landmark/<k>`` (with ``per_landmark_keys``), then
+        each subset's summary (see :meth:`_summary`)."""
+        metrics: 'OrderedDict[str, float]' = OrderedDict()
+        metrics.update(self._summary(result, np.arange(result.num_images), ''))
+        if self.per_landmark_keys:
+            for k, v in enumerate(result.landmark_nme):
+                if np.isfinite(v):
+                    metrics[f'NME_landmark/{k}'] = float(v)
+        for sub_name, idx in result.subsets.items():
+            metrics.update(self._summary(result, idx, f'{sub_name}/'))
+        return metrics
+
+    def _summary(self, result: EvalResult, idx: np.ndarray, key_prefix: str) -> 'OrderedDict[str, float]':
+        """``NME``, ``FR@t``, ``AUC@t`` (and ``NME_visible`` / ``NME_occluded``) of some images.
+
+        Args:
+            result (EvalResult): the per-image NME (N,), point errors and masks (N, K), occlusion flags.
+            idx (np.ndarray): (N_s,) int, the images.
+            key_prefix (str): prepended to the keys (``''`` or ``'<subset>/'``).
+        """
         out: 'OrderedDict[str, float]' = OrderedDict()
-        e = nme[idx]
+        e = result.nme[idx]
         out[f'{key_prefix}NME'] = float(e.mean())
         for t in self.fr_thresholds:
-            out[f'{key_prefix}FR@{_fmt(t)}'] = failure_rate(e, t)
+            out[f'{key_prefix}FR@{format_threshold(t)}'] = failure_rate(e, t)
         for t in self.auc_thresholds:
-            out[f'{key_prefix}AUC@{_fmt(t)}'] = auc_ced(e, t)
-        if occluded is not None:
-            m = mask[idx] & flagged[idx]
-            vis = pooled_nme(errors[idx], m & ~occluded[idx])
-            occ = pooled_nme(errors[idx], m & occluded[idx])
+            out[f'{key_prefix}AUC@{format_threshold(t)}'] = auc_ced(e, t)
+        if result.occluded is not None:
+            m = result.mask[idx] & result.flagged[idx]
+            vis = pooled_nme(result.errors[idx], m & ~result.occluded[idx])
+            occ = pooled_nme(result.errors[idx], m & result.occluded[idx])
             if vis is not None:
                 out[f'{key_prefix}NME_visible'] = vis
             if occ is not None:
                 out[f'{key_prefix}NME_occluded'] = occ
         return out
 
-    def _select_subsets(self, results, dataset_name) -> 'OrderedDict[str, np.ndarray]':
-        """``{subset name: indices of its samples}``; unmatched requested subsets are warned about and skipped."""
+    def _select_subsets(self, results: list, dataset_name: Optional[str]) -> 'OrderedDict[str, np.ndarray]':
+        """``{subset name: (N_s,) int indices of its samples}``; unmatched requested subsets are warned about and
+        skipped.
+
+        Args:
+            results (list): N per-sample dicts of :meth:`process` (``subset`` tags, ``has_subset``).
+            dataset_name (str | None): for the hint of the warning.
+        """
         tags_per_sample = [set(r['subset']) for r in results]
         found = sorted(set().union(*tags_per_sample))
         if self.subsets is None:
@@ -428,85 +514,8 @@ class FaceAlignmentMetric(BaseMetric):
             out[name] = idx
         return out
 
-    # ------------------------------------------------------------------------------------------- report
-    def _log_report(self, logger, metrics, subsets, n, landmark_nme, mode, indices, dataset_name, occ_avail,
-                    occluded, mask, flagged) -> None:
-        head = (f'FaceAlignmentMetric: {n} images, dataset {dataset_name!r}, normaliser {mode}'
-                + (f' {list(indices)}' if indices is not None else ''))
-        rows = [('all', n, '')] + [(s, len(i), f'{s}/') for s, i in subsets.items()]
-        cols = ['NME'] + [f'FR@{_fmt(t)}' for t in self.fr_thresholds] + [f'AUC@{_fmt(t)}' for t in
-                                                                          self.auc_thresholds]
-        if occ_avail:
-            cols += ['NME_visible', 'NME_occluded']
-        width = max(8, max(len(r[0]) for r in rows))
-        lines = [head, f'{"subset":<{width}} {"images":>7} ' + ' '.join(f'{c:>12}' for c in cols)]
-        for label, count, p in rows:
-            vals = []
-            for c in cols:
-                v = metrics.get(p + c)
-                vals.append(f'{"-":>12}' if v is None else f'{v:>12.4f}')
-            lines.append(f'{label:<{width}} {count:>7d} ' + ' '.join(vals))
-        finite = np.flatnonzero(np.isfinite(landmark_nme))
-        worst = finite[np.argsort(landmark_nme[finite])[::-1][:5]]
-        lines.append('hardest landmarks (NME): ' + ', '.join(f'{k} ({landmark_nme[k]:.4f})' for k in worst))
-        if occ_avail and not (occluded & mask & flagged).any():
-            lines.append('no labelled landmark is flagged occluded: NME_occluded is not reported')
-        logger.info('\n'.join(lines))
-
     def _resolve_outfile_prefix(self) -> Optional[str]:
+        """``outfile_prefix``, else the runner's log directory (see ``default_outfile_prefix``), else None."""
         if self.outfile_prefix is not None:
             return self.outfile_prefix
-        # a Runner creates its MMLogger last, with log_file = <work_dir>/<timestamp>/<timestamp>.log
-        log_file = getattr(MMLogger.get_current_instance(), 'log_file', None)
-        if not log_file:
-            return None
-        log_dir = osp.dirname(osp.abspath(log_file))
-        return osp.join(log_dir, 'face_alignment' + (f'_{self.prefix}' if self.prefix else ''))
-
-    def _write_files(self, results, nme, errors, mask, normalizers, landmark_nme, subsets, metrics, mode, indices,
-                     dataset_name) -> None:
-        prefix = self._resolve_outfile_prefix()
-        if prefix is None:
-            print_log('FaceAlignmentMetric: no outfile_prefix and no runner log directory: per-image errors and the '
-                      'CED curve are not written', logger='current', level=logging.INFO)
-            return
-        header = dict(dataset_name=dataset_name, norm_mode=mode,
-                      norm_indices=None if indices is None else json.loads(json.dumps(indices)))
-        images = []
-        for i, r in enumerate(results):
-            item = dict(
-                id=_jsonable(r['id']),
-                img_path=r['img_path'],
-                subset=list(r['subset']),
-                normalizer=float(normalizers[i]),
-                nme=float(nme[i]),
-                landmark_errors=[round(float(v), 7) if m else None for v, m in zip(errors[i], mask[i])])
-            if r['occluded'] is not None:
-                item['occluded'] = [int(v) for v in r['occluded']]
-            images.append(item)
-        per_image = dict(header, num_images=len(results), images=images)
-
-        max_t = max(self.fr_thresholds + self.auc_thresholds)
-        curves = OrderedDict()
-        for sub_name, idx in [('full', np.arange(len(results)))] + list(subsets.items()):
-            e = nme[idx]
-            x, y = ced_curve(e, max_t, self.ced_points)
-            curves[sub_name] = dict(num_images=int(len(idx)), errors=np.sort(e).tolist(),
-                                    x=x.tolist(), y=y.tolist())
-        ced = dict(header, fr_thresholds=self.fr_thresholds, auc_thresholds=self.auc_thresholds,
-                   metrics=dict(metrics), num_images=len(results),
-                   per_landmark_nme=[float(v) if np.isfinite(v) else None for v in landmark_nme], curves=curves)
-        paths = []
-        for suffix, obj in (('per_image', per_image), ('ced', ced)):
-            path = f'{prefix}.{suffix}.json'
-            dump_json_atomic(obj, path)
-            paths.append(path)
-        print_log(f'FaceAlignmentMetric: wrote {paths[0]} and {paths[1]}', logger='current', level=logging.INFO)
-
-
-def _jsonable(x):
-    """An id as json: numpy scalars and arrays become python numbers and lists."""
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    arr = _to_numpy(x)
-    return arr.item() if arr.size == 1 else arr.tolist()
+        return default_outfile_prefix(self.prefix)

@@ -1,4 +1,6 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
+from .base_regression_head import BaseLandmarkRegressionHead
+from .cropnet_head import CropNetHead
 from .gcn_head import GCNLandmarkHead
 
-__all__ = ['GCNLandmarkHead']
+__all__ = ['BaseLandmarkRegressionHead', 'CropNetHead', 'GCNLandmarkHead']

@@ -11,32 +11,36 @@ SCDF: Lin, Zhu et al., "Structure-Coherent Deep Feature Learning for Robust Face
 3. training: Soft Wing on the absolute positions (``loss_kpt``) + relative location loss (``loss_rel``), both in
    input pixels with the element-mean reduction (A.6, A.7).
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
-import numpy as np
-import torch
-from mmpose.evaluation.functional import keypoint_pck_accuracy
-from mmpose.models.heads.base_head import BaseHead
-from mmpose.models.utils.tta import flip_coordinates
-from mmpose.registry import KEYPOINT_CODECS, MODELS
-from mmpose.utils.tensor_utils import to_numpy
-from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
+from mmpose.models.losses import SoftWingLoss, WingLoss
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
 from ..layers import DynamicAdjacency, NodeMapper, SemGCN
 from ..utils.coordinates import normalised_to_pixels, pixels_to_normalised
 from ..utils.landmark_graph import GraphLike, build_graph
+from .base_regression_head import BaseLandmarkRegressionHead
 
 
 @MODELS.register_module()
-class GCNLandmarkHead(BaseHead):
+class GCNLandmarkHead(BaseLandmarkRegressionHead):
     """Landmark-graph relational head of SCDF (TIP 2021), for ``TopdownPoseEstimator``.
 
+    Built on :class:`~mmfacealign.models.heads.BaseLandmarkRegressionHead` (MMPose's ``RegressionHead`` without its
+    FC layer): flip test, decoding and ``acc_pose`` are ``RegressionHead``'s; this class writes its forward and its
+    two loss terms.
+
     Coordinates: :meth:`forward` returns MMPose's normalised input coordinates ``(B, K, 2)`` (``RegressionLabel``
-    space), so flip test and decoding work as for ``RegressionHead``. Internally the graph network regresses
-    pixels of the input crop, as the official model does (``output_space='pixel'``), and the losses compare
-    pixels, so the paper's Soft Wing parameters (in pixels) apply unchanged. ``input_size`` is the one scale
-    used for both conversions.
+    space). Internally the graph network regresses pixels of the input crop, as the official model does
+    (``output_space='pixel'``), and the losses compare pixels, so the paper's Soft Wing parameters (in pixels)
+    apply unchanged. ``input_size`` is the one scale used for both conversions.
+
+    Target weights: the official code supervises all 2N coordinates of every face, including landmarks that the
+    augmentation moved outside the crop; MMPose's ``RegressionLabel`` gives those weight 0. The default
+    (``use_target_weight=False`` in both losses, also the losses' own default, so a partial override of either
+    loss keeps it) follows the official code; ``use_target_weight=True`` drops them as MMPose's heads do.
 
     Args:
         in_channels (int): Channels of the last backbone map. Default 512 (ResNet-34, A.1).
@@ -51,6 +55,10 @@ class GCNLandmarkHead(BaseHead):
         node_mid_channels (int): Channels of the node mapper's first conv. Default 256 (A.2).
         hidden_channels (int): Hidden size of the graph network. Default 128 (A.4).
         num_res_blocks (int): Residual graph blocks. Default 4 (A.4; 10 graph convolutions in total).
+        gcn_weight_init (str): Initialisation of the graph-convolution weights: ``'official'`` (default: one
+            ``xavier_uniform_(gain=1.414)`` on the stacked (2, in, out) tensor, as the official ``SemGraphConv``)
+            or ``'per_matrix'`` (each (in, out) matrix on its own; about 9x larger bound for 256 -> 128). See
+            :class:`~mmfacealign.models.layers.SemGraphConv`.
         dynamic_weights (bool): Per-image neighbour weights (A.5) instead of static learnable edge weights.
             Default False (the released config; the paper describes the dynamic ones; see A.10).
         dynamic_source (str): Input of the dynamic weights: ``'node_map'`` (default; the paper's H0, official V2)
@@ -59,16 +67,18 @@ class GCNLandmarkHead(BaseHead):
         output_space (str): What the graph network regresses: ``'pixel'`` (default, official: pixels of the
             input, divided by ``input_size`` in :meth:`forward`) or ``'normalised'``.
         loss_space (str): Where the losses compare coordinates: ``'pixel'`` (default; the paper's Soft Wing
-            parameters are in pixels) or ``'normalised'`` (then scale omega1, omega2, epsilon by 1 / input size).
+            parameters are in pixels) or ``'normalised'``. With ``'normalised'``, a (Soft) Wing loss whose
+            ``omega1``/``omega`` is 1 or more (i.e. still in pixels: on [0, 1] coordinates every error would fall
+            in its linear part) is refused with an error; divide its parameters by the input size.
         loss (dict): Absolute-position loss. Default :class:`MeanSoftWingLoss` (omega1 2, omega2 20, epsilon 0.5,
-            element mean, A.7) with target weights, weight 1 (``task_weight``, A.6).
+            element mean, A.7), all 2N coordinates supervised (official), weight 1 (``task_weight``, A.6).
         relative_loss (dict, optional): Relative-location loss; ``None`` disables it. Default
-            :class:`RelativeLocationLoss` (paper's symmetrised neighbourhoods, Soft Wing as above, weight 1 =
-            ``laplace_weight``, A.6). Its ``graph`` defaults to this head's graph.
+            :class:`RelativeLocationLoss` over the official directed neighbour rows (``directed=True``), Soft Wing
+            as above, weight 1 (``laplace_weight``, A.6). Its ``graph`` defaults to this head's graph.
         decoder (dict): Codec for :meth:`predict`. Default ``RegressionLabel(input_size=(256, 256))``.
         input_size (tuple, optional): Input (w, h) in pixels. Default: the decoder's ``input_size``.
         init_cfg (dict, optional): Initialisation config. Default None (each layer's own initialisation: Kaiming
-            for the node mapper convs, xavier (gain 1.414) and ones for the graph convolutions, A.4).
+            for the node mapper convs, ``gcn_weight_init`` and ones for the graph convolutions, A.4).
     """
 
     def __init__(self,
@@ -80,28 +90,30 @@ class GCNLandmarkHead(BaseHead):
                  node_mid_channels: int = 256,
                  hidden_channels: int = 128,
                  num_res_blocks: int = 4,
+                 gcn_weight_init: str = 'official',
                  dynamic_weights: bool = False,
                  dynamic_source: str = 'node_map',
                  dynamic_transpose: bool = False,
                  output_space: str = 'pixel',
                  loss_space: str = 'pixel',
-                 loss: ConfigType = dict(
-                     type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5, use_target_weight=True,
-                     loss_weight=1.0),
+                 loss: ConfigType = dict(type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5,
+                                         use_target_weight=False, loss_weight=1.0),
                  relative_loss: OptConfigType = dict(
-                     type='RelativeLocationLoss', directed=False, use_target_weight=True, loss_weight=1.0,
+                     type='RelativeLocationLoss', directed=True, use_target_weight=False, loss_weight=1.0,
                      loss=dict(type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5)),
                  decoder: OptConfigType = dict(type='RegressionLabel', input_size=(256, 256)),
                  input_size: Optional[Sequence[int]] = None,
                  init_cfg: OptConfigType = None):
-        super().__init__(init_cfg)
         for arg, value, allowed in (('dynamic_source', dynamic_source, ('node_map', 'backbone')),
                                     ('output_space', output_space, ('pixel', 'normalised')),
                                     ('loss_space', loss_space, ('pixel', 'normalised'))):
             if value not in allowed:
                 raise ValueError(f'GCNLandmarkHead: {arg} must be one of {allowed}, got {value!r}')
+        super().__init__(num_joints=num_joints, loss=loss, decoder=decoder, input_size=input_size,
+                         init_cfg=init_cfg)
+        if self.input_size is None and 'pixel' in (output_space, loss_space):
+            raise ValueError('GCNLandmarkHead: pixel output or loss needs input_size (or a decoder with one)')
         self.in_channels = in_channels
-        self.num_joints = num_joints
         if isinstance(in_featuremap_size, int):
             in_featuremap_size = (in_featuremap_size, in_featuremap_size)
         self.in_featuremap_size = tuple(in_featuremap_size)
@@ -111,33 +123,43 @@ class GCNLandmarkHead(BaseHead):
         self.output_space = output_space
         self.loss_space = loss_space
 
-        self.decoder = KEYPOINT_CODECS.build(decoder) if decoder is not None else None
-        if input_size is None and self.decoder is not None:
-            input_size = getattr(self.decoder, 'input_size', None)
-        if input_size is None and 'pixel' in (output_space, loss_space):
-            raise ValueError('GCNLandmarkHead: pixel output or loss needs input_size (or a decoder with one)')
-        self.input_size = tuple(input_size) if input_size is not None else None
-
         mask = self.graph.symmetric_adjacency(self_loops=True)
         self.node_mapper = NodeMapper(in_channels, num_joints, expansion=node_expansion,
                                       mid_channels=node_mid_channels)
         self.node_channels = self.node_mapper.node_feature_size(self.in_featuremap_size)
         # with dynamic weights the static edge weights would be dead parameters (and break DDP): leave them out
         self.gcn = SemGCN(self.node_channels, mask, hidden_channels=hidden_channels,
-                          num_res_blocks=num_res_blocks, out_channels=2, edge_weights=not dynamic_weights)
+                          num_res_blocks=num_res_blocks, out_channels=2, edge_weights=not dynamic_weights,
+                          weight_init=gcn_weight_init)
         if dynamic_weights:
             dyn_in = self.node_mapper.out_channels if dynamic_source == 'node_map' else in_channels
             self.dynamic_adjacency = DynamicAdjacency(dyn_in, mask, transpose=dynamic_transpose)
         else:
             self.dynamic_adjacency = None
 
-        self.loss_module = MODELS.build(loss)
         if relative_loss is not None:
             relative_loss = dict(relative_loss)
             relative_loss.setdefault('graph', self.graph)
             self.relative_loss_module = MODELS.build(relative_loss)
         else:
             self.relative_loss_module = None
+        if loss_space == 'normalised':
+            self._refuse_pixel_wing_parameters()
+
+    def _refuse_pixel_wing_parameters(self) -> None:
+        """With ``loss_space='normalised'`` errors are below 1: a Wing-type threshold of 1 or more is in pixels."""
+        modules = [('loss', self.loss_module)]
+        if self.relative_loss_module is not None:
+            modules.append(('relative_loss.loss', self.relative_loss_module.loss_module))
+        for key, module in modules:
+            threshold = getattr(module, 'omega1', None) if isinstance(module, SoftWingLoss) else (
+                getattr(module, 'omega', None) if isinstance(module, WingLoss) else None)
+            if threshold is not None and threshold >= 1:
+                raise ValueError(
+                    f"GCNLandmarkHead: loss_space='normalised' compares coordinates in [0, 1], but {key} "
+                    f'({type(module).__name__}) has a threshold of {threshold}, a pixel value: every error would '
+                    f'fall in its linear part. Divide its omega/epsilon parameters by the input size '
+                    f"{self.input_size} or use loss_space='pixel'")
 
     def forward(self, feats: Tuple[Tensor]) -> Tensor:
         """Multi-level features (the last is used) -> normalised coordinates (B, K, 2)."""
@@ -156,45 +178,17 @@ class GCNLandmarkHead(BaseHead):
             coords = pixels_to_normalised(coords, self.input_size)
         return coords
 
-    def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}) -> Predictions:
-        """Decode to input-crop pixels; with ``test_cfg.flip_test`` average with the flipped image's output
-        (``feats = [feats, feats_flipped]``), as ``RegressionHead`` does."""
-        if test_cfg.get('flip_test', False):
-            assert isinstance(feats, list) and len(feats) == 2
-            flip_indices = batch_data_samples[0].metainfo['flip_indices']
-            input_size = batch_data_samples[0].metainfo['input_size']
-            _feats, _feats_flip = feats
-            coords = self.forward(_feats)
-            coords_flip = flip_coordinates(
-                self.forward(_feats_flip), flip_indices=flip_indices,
-                shift_coords=test_cfg.get('shift_coords', True), input_size=input_size)
-            coords = (coords + coords_flip) * 0.5
-        else:
-            coords = self.forward(feats)
-        return self.decode(coords.unsqueeze(1))       # (B, 1, K, 2)
-
-    def _loss_scale(self, batch_data_samples: OptSampleList) -> Tuple[int, int]:
-        size = batch_data_samples[0].metainfo.get('input_size') if batch_data_samples else None
-        if size is not None and self.input_size is not None and tuple(size) != self.input_size:
-            raise ValueError(f'GCNLandmarkHead: data input_size {tuple(size)} differs from the head input_size '
-                             f'{self.input_size} (set the codec/head input_size to the pipeline one)')
-        return self.input_size
-
-    def loss(self, feats: Tuple[Tensor], batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> dict:
-        """``dict(loss_kpt=Soft Wing, loss_rel=relative location, acc_pose=PCK@0.05)``."""
+    def loss_terms(self, feats: Tuple[Tensor], labels: Tensor, weights: Tensor,
+                   batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """``loss_kpt`` (Soft Wing on the positions) and ``loss_rel`` (relative location), in input pixels by
+        default (A.6, A.7)."""
         pred = self.forward(feats)
-        labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
-        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
         pred_l, labels_l = pred, labels
         if self.loss_space == 'pixel':
-            scale = self._loss_scale(batch_data_samples)
+            scale = self.check_input_size(batch_data_samples)
             pred_l, labels_l = normalised_to_pixels(pred, scale), normalised_to_pixels(labels, scale)
-        losses = dict(loss_kpt=self.loss_module(pred_l, labels_l, weights.unsqueeze(-1)))
+        w = weights.unsqueeze(-1)
+        losses = dict(loss_kpt=self.loss_module(pred_l, labels_l, w))
         if self.relative_loss_module is not None:
-            losses['loss_rel'] = self.relative_loss_module(pred_l, labels_l, weights.unsqueeze(-1))
-
-        _, avg_acc, _ = keypoint_pck_accuracy(
-            pred=to_numpy(pred), gt=to_numpy(labels), mask=to_numpy(weights) > 0, thr=0.05,
-            norm_factor=np.ones((pred.size(0), 2), dtype=np.float32))
-        losses['acc_pose'] = torch.tensor(avg_acc, device=labels.device)
-        return losses
+            losses['loss_rel'] = self.relative_loss_module(pred_l, labels_l, w)
+        return pred, losses

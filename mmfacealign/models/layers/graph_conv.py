@@ -34,6 +34,31 @@ MASK_FILL = -9e15
 
 MaskLike = Union[np.ndarray, Tensor]
 
+#: Initialisations of the stacked graph-convolution weight, see :func:`init_graph_conv_weight`.
+WEIGHT_INITS = ('official', 'per_matrix')
+
+
+def init_graph_conv_weight(weight: Tensor, mode: str = 'official', gain: float = 1.414) -> Tensor:
+    """Xavier-uniform initialisation of the stacked weight ``W`` (2, in, out) of :class:`SemGraphConv`.
+
+    * ``'official'`` (default): one ``xavier_uniform_(W, gain)`` call on the 3-D tensor, as the official
+      ``SemGraphConv`` does (``method_facts.md`` A.4). PyTorch then takes fan_in = ``in * out`` and fan_out =
+      ``2 * out`` (its rule for >2-D tensors: ``size(1) * receptive``, ``size(0) * receptive`` with receptive =
+      ``out``), so the bound is ``gain * sqrt(6 / (in * out + 2 * out))``: 0.0191 for 256 -> 128.
+    * ``'per_matrix'``: each (in, out) matrix on its own, bound ``gain * sqrt(6 / (in + out))``: 0.173 for
+      256 -> 128, about 9x larger (the usual Xavier reading, not the released code).
+
+    Returns the (in-place initialised) ``weight``.
+    """
+    if mode == 'official':
+        return nn.init.xavier_uniform_(weight, gain=gain)
+    if mode == 'per_matrix':
+        with torch.no_grad():
+            for w in weight:
+                nn.init.xavier_uniform_(w, gain=gain)
+        return weight
+    raise ValueError(f'init_graph_conv_weight: mode must be one of {WEIGHT_INITS}, got {mode!r}')
+
 
 def _as_mask(adjacency_mask: MaskLike) -> Tensor:
     mask = torch.as_tensor(np.asarray(adjacency_mask) if not isinstance(adjacency_mask, Tensor)
@@ -71,6 +96,8 @@ class SemGraphConv(nn.Module):
         bias (bool): Add a bias ``U(-1/sqrt(out), 1/sqrt(out))``. Default True.
         edge_weights (bool): Hold the static learnable edge weights ``e``. Default True; ``False`` for layers
             that always receive an adjacency (dynamic weights), so no parameter goes unused (DDP).
+        weight_init (str): How ``W = [W0, W1]`` is initialised (:func:`init_graph_conv_weight`): ``'official'``
+            (default) or ``'per_matrix'``.
 
     Shapes:
         ``forward(x (B, N, in), adj=None) -> (B, N, out)``; ``adj`` is an optional normalised adjacency
@@ -78,14 +105,17 @@ class SemGraphConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, adjacency_mask: MaskLike, bias: bool = True,
-                 edge_weights: bool = True):
+                 edge_weights: bool = True, weight_init: str = 'official'):
         super().__init__()
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f'{type(self).__name__}: weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}')
+        self.weight_init = weight_init
         self.in_channels = in_channels
         self.out_channels = out_channels
         mask = _as_mask(adjacency_mask)
         self.register_buffer('mask', mask, persistent=False)
         self.register_buffer('off_diagonal', 1 - torch.eye(mask.shape[0]), persistent=False)
-        # W[0]: the node itself, W[1]: its neighbours. Each (in, out) matrix: xavier_uniform, gain 1.414 (A.4).
+        # W[0]: the node itself, W[1]: its neighbours, one stacked (2, in, out) parameter (A.4)
         self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
         # one learnable scalar per mask non-zero (row-major order), initialised to 1
         if edge_weights:
@@ -103,8 +133,7 @@ class SemGraphConv(nn.Module):
         return self.mask.shape[0]
 
     def reset_parameters(self) -> None:
-        for w in self.weight:
-            nn.init.xavier_uniform_(w, gain=1.414)
+        init_graph_conv_weight(self.weight, self.weight_init)
         if self.edge_weight is not None:
             nn.init.ones_(self.edge_weight)
         if self.bias is not None:
@@ -145,9 +174,11 @@ class GraphConvBlock(nn.Module):
     Shapes: ``forward(x (B, N, in), adj=None) -> (B, N, out)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, adjacency_mask: MaskLike, edge_weights: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, adjacency_mask: MaskLike, edge_weights: bool = True,
+                 weight_init: str = 'official'):
         super().__init__()
-        self.conv = SemGraphConv(in_channels, out_channels, adjacency_mask, edge_weights=edge_weights)
+        self.conv = SemGraphConv(in_channels, out_channels, adjacency_mask, edge_weights=edge_weights,
+                                 weight_init=weight_init)
         self.bn = nn.BatchNorm1d(out_channels)
         self.relu = nn.ReLU(inplace=True)
 
@@ -164,11 +195,11 @@ class ResGraphBlock(nn.Module):
     """
 
     def __init__(self, channels: int, adjacency_mask: MaskLike, hidden_channels: Optional[int] = None,
-                 edge_weights: bool = True):
+                 edge_weights: bool = True, weight_init: str = 'official'):
         super().__init__()
         hidden_channels = hidden_channels or channels
-        self.block1 = GraphConvBlock(channels, hidden_channels, adjacency_mask, edge_weights)
-        self.block2 = GraphConvBlock(hidden_channels, channels, adjacency_mask, edge_weights)
+        self.block1 = GraphConvBlock(channels, hidden_channels, adjacency_mask, edge_weights, weight_init)
+        self.block2 = GraphConvBlock(hidden_channels, channels, adjacency_mask, edge_weights, weight_init)
 
     def forward(self, x: Tensor, adj: Optional[Tensor] = None) -> Tensor:
         return x + self.block2(self.block1(x, adj), adj)
@@ -189,21 +220,25 @@ class SemGCN(nn.Module):
         out_channels (int): Output per node. Default 2 (x, y).
         edge_weights (bool): Static learnable edge weights in every layer. Default True; ``False`` when an
             adjacency is always passed (dynamic neighbour weights).
+        weight_init (str): Weight initialisation of every layer, ``'official'`` (default) or ``'per_matrix'``
+            (:func:`init_graph_conv_weight`).
 
     Shapes: ``forward(x (B, N, in), adj=None) -> (B, N, out)``; ``adj`` (B, N, N) is passed to every layer.
     """
 
     def __init__(self, in_channels: int, adjacency_mask: MaskLike, hidden_channels: int = 128,
-                 num_res_blocks: int = 4, out_channels: int = 2, edge_weights: bool = True):
+                 num_res_blocks: int = 4, out_channels: int = 2, edge_weights: bool = True,
+                 weight_init: str = 'official'):
         super().__init__()
         if num_res_blocks < 0:
             raise ValueError(f'SemGCN: num_res_blocks must be >= 0, got {num_res_blocks}')
-        self.input_layer = GraphConvBlock(in_channels, hidden_channels, adjacency_mask, edge_weights)
+        self.input_layer = GraphConvBlock(in_channels, hidden_channels, adjacency_mask, edge_weights, weight_init)
         self.res_blocks = nn.ModuleList([
-            ResGraphBlock(hidden_channels, adjacency_mask, edge_weights=edge_weights)
+            ResGraphBlock(hidden_channels, adjacency_mask, edge_weights=edge_weights, weight_init=weight_init)
             for _ in range(num_res_blocks)
         ])
-        self.output_layer = SemGraphConv(hidden_channels, out_channels, adjacency_mask, edge_weights=edge_weights)
+        self.output_layer = SemGraphConv(hidden_channels, out_channels, adjacency_mask, edge_weights=edge_weights,
+                                         weight_init=weight_init)
 
     def forward(self, x: Tensor, adj: Optional[Tensor] = None) -> Tensor:
         x = self.input_layer(x, adj)

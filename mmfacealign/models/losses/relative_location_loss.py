@@ -6,7 +6,8 @@ relative location of every landmark with respect to its graph neighbours,
 ``delta_i = p_i - sum_{j in N_i} w_ij p_j`` with ``w_ij = 1 / |N_i|``, i.e. ``Delta = L P`` with the Laplacian-like
 operator ``L`` of :meth:`mmfacealign.models.utils.LandmarkGraph.laplacian`, and compare the predicted and
 ground-truth ``Delta`` with Soft Wing (omega1 = 2, omega2 = 20, epsilon = 0.5, in input pixels, mean over all
-elements; ``method_facts.md`` A.6).
+elements; ``method_facts.md`` A.6). ``N_i`` is, by default, what row ``i`` of the graph's directed listing names,
+as in the official code (exactly 3 neighbours per landmark on WFLW's top-3 graph).
 """
 from typing import Optional
 
@@ -25,13 +26,16 @@ class RelativeLocationLoss(nn.Module):
         graph: The landmark graph (built-in name, file path, dict or
             :class:`~mmfacealign.models.utils.LandmarkGraph`; see :func:`~mmfacealign.models.utils.build_graph`).
             ``GCNLandmarkHead`` passes its own graph when the config leaves this out.
-        directed (bool): ``False`` (default, paper): neighbourhoods symmetrised. ``True``: the official code's
-            directed rows, including its absolute-position rows for nodes without out-edges (see
-            :mod:`mmfacealign.models.utils.landmark_graph`).
+        directed (bool): ``True`` (default, the official code): ``N_i`` is row ``i`` of the directed listing,
+            including the official absolute-position rows of nodes without out-edges on the hand-designed 68/29
+            point graphs. ``False`` (our reading, a switch): neighbourhoods symmetrised, useful for graphs with
+            empty rows (see :mod:`mmfacealign.models.utils.landmark_graph`).
         loss (dict): The elementwise comparison, any MMPose-style regression loss called as
             ``loss(pred (B, K, 2), target (B, K, 2), weight (B, K, 1))``. Default: :class:`MeanSoftWingLoss`
-            with the SCDF parameters and the element-mean reduction. Its ``use_target_weight`` is set from ours.
-        use_target_weight (bool): Weight the rows of ``L P`` (see below). Default False.
+            with the SCDF parameters and the element-mean reduction. Its ``use_target_weight`` follows ours when
+            left out; a contradicting value is an error (it would be ignored otherwise).
+        use_target_weight (bool): Weight the rows of ``L P`` (see below). Default False (the official code
+            supervises every row; also the default of MMPose's losses and of ``GCNLandmarkHead``).
         loss_weight (float): Multiplier (the official ``laplace_weight``, 1). Default 1.
 
     Target weights. Row ``i`` of ``L P`` involves landmark ``i`` and all its neighbours, so its weight is the
@@ -42,7 +46,7 @@ class RelativeLocationLoss(nn.Module):
     inputs in pixels of the input image for the paper's Soft Wing parameters.
     """
 
-    def __init__(self, graph: GraphLike = 'wflw98_top3', directed: bool = False,
+    def __init__(self, graph: GraphLike = 'wflw98_top3', directed: bool = True,
                  loss: dict = dict(type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5),
                  use_target_weight: bool = False, loss_weight: float = 1.):
         super().__init__()
@@ -54,7 +58,10 @@ class RelativeLocationLoss(nn.Module):
         self.register_buffer('laplacian', lap, persistent=False)
         self.register_buffer('support', lap != 0, persistent=False)
         loss = dict(loss)
-        loss['use_target_weight'] = use_target_weight
+        inner = loss.setdefault('use_target_weight', use_target_weight)
+        if bool(inner) != bool(use_target_weight):
+            raise ValueError(f'RelativeLocationLoss: loss.use_target_weight={inner} contradicts '
+                             f'use_target_weight={use_target_weight}; set it on RelativeLocationLoss only')
         self.loss_module = MODELS.build(loss)
 
     def relative_locations(self, coords: Tensor) -> Tensor:

@@ -1,10 +1,10 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 from .coordinates import normalised_to_pixels, pixels_to_normalised
 from .landmark_graph import BUILTIN_GRAPHS, LandmarkGraph, build_graph
-from .landmark_groups import (IBUG68_FLIP, IBUG68_GROUPS, LANDMARK_GROUPS, WFLW98_GROUPS,
-                              get_landmark_groups)
+from .landmark_groups import IBUG68_GROUPS
+from .patch_sampling import crop_patches, map_to_normalised, normalised_to_map
 
 __all__ = [
-    'IBUG68_FLIP', 'IBUG68_GROUPS', 'WFLW98_GROUPS', 'LANDMARK_GROUPS', 'get_landmark_groups', 'LandmarkGraph',
-    'BUILTIN_GRAPHS', 'build_graph', 'normalised_to_pixels', 'pixels_to_normalised'
+    'IBUG68_GROUPS', 'LandmarkGraph', 'BUILTIN_GRAPHS', 'build_graph', 'normalised_to_pixels', 'pixels_to_normalised',
+    'normalised_to_map', 'map_to_normalised', 'crop_patches'
 ]

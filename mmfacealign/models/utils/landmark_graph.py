@@ -19,12 +19,16 @@ the released files produce it, and derives from it
 
 Two neighbourhoods for ``L`` (A.6):
 
-* ``directed=False`` (default, the paper's definition): ``N_i`` is the symmetrised neighbourhood, the same as the
-  graph convolution's.
-* ``directed=True`` (the official code): ``N_i`` is row ``i`` of the directed listing only. With the hand-designed
-  68/29-point graphs some rows are empty (68 points: 33, 42, 54; 29 points: 25, 28) and ``(L P)_i`` becomes the
-  absolute position ``p_i``. The official code yields ``-p_i`` there (its ``L`` is ``-L`` everywhere), which is
-  the same under the ``|.|`` of Soft Wing. This is almost certainly unintended, hence off by default.
+* ``directed=True`` (default, the official code): ``N_i`` is what row ``i`` of the directed listing names. On the
+  WFLW top-3 graph every row lists exactly 3 landmarks, so each ``(L P)_i`` averages exactly 3 neighbours, as the
+  released WFLW recipe does. With the hand-designed 68/29-point graphs some rows are empty (68 points: 33, 42,
+  54; 29 points: 25, 28) and ``(L P)_i`` becomes the absolute position ``p_i``. The official code yields ``-p_i``
+  there (its ``L`` is ``-L`` everywhere), the same under the ``|.|`` of Soft Wing. That is probably unintended,
+  but it is what the code does.
+* ``directed=False`` (our reading, a switch): ``N_i`` is the symmetrised neighbourhood, the same as the graph
+  convolution's (3 to 7 neighbours on WFLW's top-3 graph). Neither the paper text available to us nor the facts
+  say which one the paper means; this reading is useful for graphs with empty rows (every node then has a
+  neighbour, so no row turns into an absolute-position term).
 
 File format (:meth:`LandmarkGraph.save` / :meth:`LandmarkGraph.load`): plain text, ``#`` comment lines, a header
 line ``# num_nodes N``, then one directed edge ``i j`` per line; a third column (the official files carry the
@@ -35,8 +39,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .graphs import (COFW29_ANATOMICAL_EDGES, IBUG68_ANATOMICAL_EDGES, WFLW98_ANATOMICAL_EDGES,
-                     WFLW98_TOP3_EDGES)
+from .graphs import COFW29_ANATOMICAL_EDGES, IBUG68_ANATOMICAL_EDGES, WFLW98_ANATOMICAL_EDGES, WFLW98_TOP3_EDGES
 
 #: Built-in graphs: name -> (num_nodes, directed edges). See :mod:`mmfacealign.models.utils.graphs`.
 BUILTIN_GRAPHS: Dict[str, Tuple[int, List[Tuple[int, int]]]] = {
@@ -225,16 +228,16 @@ class LandmarkGraph:
         adj = self.directed_adjacency() if directed else self.symmetric_adjacency(self_loops=False)
         return np.flatnonzero(adj[i]).tolist()
 
-    def laplacian(self, directed: bool = False) -> np.ndarray:
+    def laplacian(self, directed: bool = True) -> np.ndarray:
         """The relative-location operator ``L`` (SCDF, Sec. relative location loss; facts A.6).
 
         ``L_ii = 1`` and ``L_ij = -1/|N_i|`` for ``j`` in ``N_i``, so ``(L P)_i = p_i - mean_{j in N_i} p_j``, the
         offset of landmark ``i`` from the mean of its neighbours.
 
         Args:
-            directed (bool): ``False`` (paper): ``N_i`` is the symmetrised neighbourhood. ``True`` (official code):
-                ``N_i`` is what row ``i`` lists; a row with no out-edges (and, in either mode, an isolated node)
-                gives ``(L P)_i = p_i`` (see the module docstring).
+            directed (bool): ``True`` (default, official code): ``N_i`` is what row ``i`` lists; a row with no
+                out-edges (and, in either mode, an isolated node) gives ``(L P)_i = p_i``. ``False``: ``N_i`` is the
+                symmetrised neighbourhood (see the module docstring).
 
         Returns:
             np.ndarray: (N, N) float32.

@@ -5,10 +5,10 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from mmengine.dataset import DefaultSampler
+from mmengine.dataset import ClassBalancedDataset, DefaultSampler
 from mmpose.registry import DATASETS
 
-from mmfacealign.datasets.samplers import PoseBalancedDataset, normalise_shapes, pose_balanced_repeats
+from mmfacealign.datasets import PoseBalancedDataset, normalise_shapes, pose_balanced_repeats
 
 
 def test_repeats_hand_checked():
@@ -40,8 +40,22 @@ def test_normalise_shapes_invariances():
     np.testing.assert_allclose(cent[1], cent[0] @ rot.T, atol=1e-9)       # rotation kept
     np.testing.assert_allclose(np.sqrt((cent ** 2).sum(-1).mean(-1)), 1.)
     np.testing.assert_array_equal(normalise_shapes(shapes, 'none'), shapes)
-    with pytest.raises(ValueError, match="'procrustes', 'centroid' or 'none'"):
+    with pytest.raises(ValueError, match='mode must be one of'):
         normalise_shapes(shapes, 'pca')
+
+
+def test_normalise_shapes_box_frame_is_the_official_default():
+    # 'box' (official: PCA in the frame of each face's crop): translation and box size removed, rotation kept
+    rng = np.random.default_rng(2)
+    shape = rng.uniform(10, 50, size=(68, 2))
+    box = np.array([10., 20., 50., 40.])                                   # centre (30, 30), size max(40, 20)
+    np.testing.assert_allclose(normalise_shapes(shape[None], boxes=box[None])[0], (shape - 30.) / 40.)
+    moved = 2. * shape + [100., -5.]
+    moved_box = 2. * box + [100., -5., 100., -5.]
+    out = normalise_shapes(np.stack([shape, moved]), 'box', np.stack([box, moved_box]))
+    np.testing.assert_allclose(out[0], out[1], atol=1e-12)
+    with pytest.raises(ValueError, match="needs boxes"):
+        normalise_shapes(shape[None], 'box')
 
 
 def _synthface(root):
@@ -50,7 +64,9 @@ def _synthface(root):
 
 
 def test_wrapper_on_synthface_balances_yaw(synthface_root):
-    ds = DATASETS.build(dict(type='PoseBalancedDataset', dataset=_synthface(synthface_root)))
+    ds = DATASETS.build(dict(type='PoseBalancedDataset', dataset=_synthface(synthface_root),
+                             normalise='procrustes'))
+    assert isinstance(ds, ClassBalancedDataset)                           # mmengine's repeat machinery
     base = ds.dataset
     r = ds.repeat_factors
     assert len(r) == len(base) == 192 and len(ds) == int(r.sum()) > len(base)
@@ -78,3 +94,14 @@ def test_wrapper_lazy_init_and_errors(synthface_root):
         PoseBalancedDataset([1, 2, 3])
     with pytest.raises(ValueError, match='mode must be'):
         PoseBalancedDataset(_synthface(synthface_root), normalise='bad', lazy_init=True)
+
+
+def test_wrapper_default_box_frame(synthface_root):
+    ds = PoseBalancedDataset(_synthface(synthface_root))
+    assert ds.normalise == 'box'
+    base = ds.dataset
+    infos = [base.get_data_info(i) for i in range(len(base))]
+    shapes = np.stack([np.asarray(i['keypoints'], dtype=np.float64).reshape(-1, 2) for i in infos])
+    boxes = np.stack([np.asarray(i['bbox'], dtype=np.float64).reshape(4) for i in infos])
+    np.testing.assert_array_equal(ds.repeat_factors, pose_balanced_repeats(normalise_shapes(shapes, 'box', boxes)))
+    assert len(ds) == int(ds.repeat_factors.sum()) and ds.repeat_factors.max() > 1

@@ -1,0 +1,7 @@
+# FFLD ablation, paper Table 5 (multi-loss, 300W full NME, ResNet-18): 3 stages, L2 / L1 / L1 (our reading of the
+# table's unlabelled 3.72 column)
+# Everything else is td-ffld_res18-25_1xb64-400e_300w-224x224.py (train it from the same baseline checkpoint).
+_base_ = ['../td-ffld_res18-25_1xb64-400e_300w-224x224.py']
+
+model = dict(head=dict(
+    stage_losses=[dict(type='MSELoss'), dict(type='L1Loss'), dict(type='L1Loss')]))

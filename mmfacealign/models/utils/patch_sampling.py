@@ -1,0 +1,220 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""Bilinear patch cropping around landmarks, and the one conversion from normalised input coordinates to
+feature-map pixels.
+
+FFLD (Yan et al., CVIU 2020), Sec. 3.2 and Sec. 5.1, Eq. 5-7: the CropNet of each refinement stage sees, for
+every landmark, an ``h x w`` patch of a low-level feature map ``I`` (H, W) centre-cropped at the current
+estimate ``(y, x)`` and resampled by bilinear interpolation:
+
+.. math::
+
+    V_{qp} = \\sum_{n=0}^{H-1} \\sum_{m=0}^{W-1} I_{nm} \\max(0, 1 - |y_q - n|) \\max(0, 1 - |x_p - m|),
+    \\qquad y_q = y - (h - 1) / 2 + q, \\quad x_p = x - (w - 1) / 2 + p.
+
+The sum runs over the map only, so samples that fall (partly) outside the map see zeros there (zero padding).
+The gradient flows both to the map ``I`` (Sec. 5.2) and to the crop location ``(y, x)`` (Sec. 5.3); the
+Table 6 ablation cuts either, hence the ``detach_*`` switches of :func:`crop_patches`. The same operation serves
+FFLD's Align Loss (Sec. 4.3) and SRN's cascade cropping of image patches.
+
+Coordinates. Heads keep landmarks in MMPose's normalised input coordinates, ``n = x / W_in`` with ``x`` in
+pixel-index coordinates of the model input (pixel ``i`` has its centre at ``i``; ``RegressionLabel`` treats
+``[0, W_in - 1]`` as the valid range). :func:`crop_patches` wants continuous pixel coordinates of the map being
+cropped, with map pixel ``(n, m)`` centred at the integer point ``(x, y) = (m, n)`` (Eq. 5). The conversion
+between the two is :func:`normalised_to_map` / :func:`map_to_normalised`, and nowhere else.
+"""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+SizeLike = Union[Sequence[int], Sequence[float], Tensor]
+
+#: Where the centre of map cell ``j`` lies on the input, for a map of stride ``s`` (see :func:`normalised_to_map`).
+CELL_CENTRES = ('conv', 'area')
+
+
+def _pair(size: SizeLike, what: str, ref: Tensor) -> Tensor:
+    out = torch.as_tensor(size, dtype=ref.dtype, device=ref.device).flatten()
+    if out.numel() != 2:
+        raise ValueError(f'{what} must have two entries, got {size!r}')
+    return out
+
+
+def _map_scale_offset(map_size: SizeLike, input_size: Optional[SizeLike], cell_centre: str,
+                      ref: Tensor) -> Tuple[Tensor, Tensor]:
+    """``u = n * scale + offset`` per axis (x, y)."""
+    if cell_centre not in CELL_CENTRES:
+        raise ValueError(f'cell_centre must be one of {CELL_CENTRES}, got {cell_centre!r}')
+    map_hw = _pair(map_size, 'map_size (H, W)', ref)
+    scale = map_hw.flip(0)                                          # (W, H): x first, as the coordinates
+    if cell_centre == 'conv':
+        return scale, torch.zeros_like(scale)
+    if input_size is None:
+        raise ValueError("normalised_to_map: cell_centre='area' needs input_size=(W_in, H_in)")
+    stride = _pair(input_size, 'input_size (W_in, H_in)', ref) / scale
+    return scale, 0.5 / stride - 0.5
+
+
+def normalised_to_map(coords: Tensor, map_size: Tuple[int, int], input_size: Optional[SizeLike] = None,
+                      cell_centre: str = 'conv') -> Tensor:
+    """MMPose normalised input coordinates -> continuous pixel coordinates of a feature map.
+
+    ``coords`` are ``(x / W_in, y / H_in)`` with ``x, y`` in pixel-index coordinates of the model input (pixel
+    ``i`` centred at ``i``), as ``RegressionLabel`` encodes them. The result ``(u, v)`` is in pixel coordinates
+    of a map of size ``map_size = (H, W)`` (torch order) that covers the input with stride ``s = W_in / W``,
+    map pixel ``j`` centred at ``u = j`` (the convention of :func:`crop_patches`, FFLD Eq. 5). Per axis, with
+    ``n = x / W_in``:
+
+    * ``cell_centre='conv'`` (default): cell ``j`` is centred on input pixel ``j s``. This is where the receptive
+      field of a strided convolution or pooling with ``padding = kernel // 2`` is centred: output ``j`` of a
+      ``k x k`` / stride-2 / pad ``k // 2`` layer reads inputs ``2j - k // 2 .. 2j + k // 2``. It holds exactly
+      for MMPose's ResNet (7x7/2 pad 3 stem, 3x3/2 pad 1 max-pool, 3x3/2 pad 1 convs and 1x1/2 shortcuts;
+      ``avg_down=False``), so for FFLD's 1st/2nd/3rd-level maps. Then ``u = x / s = n W``: no input size needed.
+    * ``cell_centre='area'``: cell ``j`` covers input pixels ``[j s, (j + 1) s)`` and is centred at
+      ``j s + (s - 1) / 2`` (average pooling, patchify convolutions with kernel = stride, ``F.interpolate`` with
+      ``align_corners=False``). Then ``u = (x - (s - 1) / 2) / s = n W - 1/2 + 1 / (2 s)``; needs
+      ``input_size = (W_in, H_in)`` (MMPose's (w, h) order) for ``s``.
+
+    For ``s = 1`` both give ``u = x``. Example: a stride-2 map (W = 4) of an 8-px input, input pixel x = 3
+    (n = 0.375): 'conv' gives u = 1.5 (between the cells centred on input pixels 2 and 4), 'area' gives
+    u = 1.25 (cell 1 covers pixels 2, 3 and is centred at 2.5).
+
+    Args:
+        coords (Tensor): (..., 2), x first, normalised by the input size.
+        map_size (tuple): (H, W) of the feature map.
+        input_size (tuple, optional): (W_in, H_in), only for ``cell_centre='area'``.
+        cell_centre (str): 'conv' (default) or 'area', see above.
+
+    Returns:
+        Tensor: (..., 2) continuous map pixel coordinates (u, v), x first.
+    """
+    scale, offset = _map_scale_offset(map_size, input_size, cell_centre, coords)
+    return coords * scale + offset
+
+
+def map_to_normalised(coords: Tensor, map_size: Tuple[int, int], input_size: Optional[SizeLike] = None,
+                      cell_centre: str = 'conv') -> Tensor:
+    """The exact inverse of :func:`normalised_to_map`: map pixels (..., 2) -> normalised input coords (..., 2)."""
+    scale, offset = _map_scale_offset(map_size, input_size, cell_centre, coords)
+    return (coords - offset) / scale
+
+
+def _patch_hw(patch_size: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
+    if isinstance(patch_size, int):
+        h = w = patch_size
+    else:
+        h, w = (int(s) for s in patch_size)
+    if h < 1 or w < 1:
+        raise ValueError(f'patch_size must be positive, got {patch_size!r}')
+    return h, w
+
+
+def patch_offsets(patch_size: Union[int, Tuple[int, int]], device=None, dtype=None) -> Tuple[Tensor, Tensor]:
+    """Offsets of the patch samples from the crop centre (FFLD Eq. 6-7): ``q - (h - 1) / 2`` (h,) and
+    ``p - (w - 1) / 2`` (w,). For an 8 x 8 patch they run -3.5 .. 3.5, so an even-sized patch is aligned with the
+    map grid when its centre is at a half-integer position, an odd-sized one at an integer position."""
+    h, w = _patch_hw(patch_size)
+    dy = torch.arange(h, device=device, dtype=dtype) - (h - 1) / 2
+    dx = torch.arange(w, device=device, dtype=dtype) - (w - 1) / 2
+    return dy, dx
+
+
+def check_centres(centres: Tensor, name: str = 'crop_patches') -> None:
+    """Raise ``ValueError`` naming ``name`` if any centre is NaN or infinite (one host sync)."""
+    finite = torch.isfinite(centres)
+    if not bool(finite.all()):
+        bad = int((~finite.all(dim=-1)).sum())
+        total = centres.numel() // max(centres.shape[-1], 1)
+        raise ValueError(f'{name}: {bad} of {total} crop centres are not finite (NaN or Inf); the landmark '
+                         'estimate that feeds this crop has diverged')
+
+
+def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[int, int]],
+                 detach_feature: bool = False, detach_centres: bool = False, name: str = 'crop_patches',
+                 max_offset: Optional[float] = None, groups: Optional[int] = None) -> Tensor:
+    """Bilinear ``h x w`` crops of ``feature`` centred on every landmark (FFLD Eq. 5-7), all in one call.
+
+    ``V[q, p] = sum_nm I[n, m] max(0, 1 - |y_q - n|) max(0, 1 - |x_p - m|)`` with ``y_q = y - (h - 1) / 2 + q``
+    and ``x_p = x - (w - 1) / 2 + p``: bilinear interpolation between the four map pixels around each sample;
+    the sum runs over the map only, so whatever falls outside it reads zero (zero padding). At an integer centre
+    an odd-sized patch equals plain slicing (``I[y - (h-1)/2 : y + (h+1)/2, ...]``), at a half-integer centre an
+    even-sized one does. Implemented as a single ``F.grid_sample`` (bilinear, ``padding_mode='zeros'``), so it
+    is differentiable in ``feature`` (FFLD Sec. 5.2) and ``centres`` (Sec. 5.3, piecewise linear; at exactly
+    integer sample positions PyTorch uses the one-sided derivative).
+
+    Bad input. Non-finite centres raise ``ValueError`` naming ``name`` (e.g. ``'FFLD stage 2'``) and how many
+    are bad (this check costs one host sync). Centres further than ``max_offset`` map pixels outside the map are
+    clamped to that margin, i.e. ``x`` to ``[-max_offset, W - 1 + max_offset]`` (``y`` likewise), so a diverged
+    early estimate cannot produce huge sampling indices; a clamped coordinate gets zero gradient. With the default
+    margin (half the map size along each axis) a patch at least one pixel smaller than the map is entirely off the
+    map, i.e. all zeros, at the clamped position as well as at the original one, so the clamp changes no value.
+
+    Args:
+        feature (Tensor): (B, C, H, W) map ``I``; with ``groups=K``, (B, K * c, H, W) whose channels
+            ``[k c, (k + 1) c)`` belong to landmark ``k`` (e.g. a per-landmark channel selection).
+        centres (Tensor): (B, K, 2) crop centres ``(x, y)`` in continuous pixel coordinates of THIS map (pixel
+            ``(n, m)`` centred at ``(x, y) = (m, n)``; see :func:`normalised_to_map`).
+        patch_size (int | tuple): ``h = w = patch_size``, or ``(h, w)``.
+        detach_feature (bool): Cut the gradient to ``feature`` (Table 6 "without nabla_low_level"). Default False.
+        detach_centres (bool): Cut the gradient to ``centres`` (Table 6 "without nabla_crop_location").
+            Default False.
+        name (str): Used in error messages. Default ``'crop_patches'``.
+        max_offset (float, optional): Clamp margin in map pixels, for both axes. Default: ``W / 2`` for x and
+            ``H / 2`` for y.
+        groups (int, optional): ``K``: crop landmark ``k`` from its own channel group only, (B, K, c, h, w) out;
+            K-fold less work than cropping all channels. Default None: every landmark sees all C channels.
+
+    Returns:
+        Tensor: (B, K, C, h, w), or (B, K, c, h, w) with ``groups``. The dtype is the promotion of the feature's
+        and the centres' dtypes (the sampling grid is built in that precision).
+    """
+    if feature.ndim != 4:
+        raise ValueError(f'{name}: feature must be (B, C, H, W), got shape {tuple(feature.shape)}')
+    if centres.ndim != 3 or centres.shape[-1] != 2 or centres.shape[0] != feature.shape[0]:
+        raise ValueError(f'{name}: centres must be (B, K, 2) with B = {feature.shape[0]} (the feature batch), '
+                         f'got shape {tuple(centres.shape)}')
+    b, c, height, width = feature.shape
+    k = centres.shape[1]
+    ph, pw = _patch_hw(patch_size)
+    if groups is not None:
+        if groups != k or c % max(k, 1) != 0:
+            raise ValueError(f'{name}: groups={groups} needs K = groups landmarks and C divisible by K, got '
+                             f'K = {k}, C = {c}')
+        c = c // max(k, 1)
+    dtype = torch.promote_types(feature.dtype, centres.dtype)
+    if k == 0 or b == 0:
+        return feature.new_zeros((b, k, c, ph, pw), dtype=dtype)
+    check_centres(centres, name)
+
+    if detach_feature:
+        feature = feature.detach()
+    if detach_centres:
+        centres = centres.detach()
+    feature = feature.to(dtype)
+    centres = centres.to(dtype)
+
+    # Clamp to the margin (x first, like the centres).
+    if max_offset is None:
+        margin_x, margin_y = width / 2, height / 2
+    else:
+        margin_x = margin_y = float(max_offset)
+    x = centres[..., 0].clamp(-margin_x, width - 1 + margin_x)
+    y = centres[..., 1].clamp(-margin_y, height - 1 + margin_y)
+
+    # Sample positions (Eq. 6-7), then grid_sample's normalised coordinates with align_corners=False: pixel u
+    # of a size-S axis sits at g = (2u + 1) / S - 1 (valid for S = 1 too, unlike align_corners=True).
+    dy, dx = patch_offsets((ph, pw), device=feature.device, dtype=dtype)
+    ys = y[:, :, None] + dy                                              # (B, K, h)
+    xs = x[:, :, None] + dx                                              # (B, K, w)
+    gy = (2 * ys + 1) / height - 1
+    gx = (2 * xs + 1) / width - 1
+    grid = torch.stack(torch.broadcast_tensors(gx[:, :, None, :], gy[:, :, :, None]), dim=-1)  # (B, K, h, w, 2)
+
+    if groups is None:
+        out = F.grid_sample(feature, grid.reshape(b, k * ph, pw, 2), mode='bilinear', padding_mode='zeros',
+                            align_corners=False)                        # (B, C, K*h, w)
+        return out.reshape(b, c, k, ph, pw).transpose(1, 2).contiguous()
+    out = F.grid_sample(feature.reshape(b * k, c, height, width), grid.reshape(b * k, ph, pw, 2),
+                        mode='bilinear', padding_mode='zeros', align_corners=False)  # (B*K, c, h, w)
+    return out.reshape(b, k, c, ph, pw)

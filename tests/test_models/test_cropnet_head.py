@@ -1,0 +1,259 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""FFLD: ResNetWithStem levels, CropNet, CropNetHead (stages, losses, switches, bad input), parameter counts."""
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmpose.models import build_pose_estimator
+from mmpose.models.backbones import ResNet
+from mmpose.models.heads import RegressionHead
+from mmpose.registry import MODELS
+from mmpose.testing import get_packed_inputs
+from mmpose.utils import register_all_modules
+
+from mmfacealign.models import CropNet, CropNetHead, GCNLandmarkHead, NormalizedL2Loss, ResNetWithStem
+from mmfacealign.models.utils import normalised_to_map
+
+PAPER_300W = 'configs/ffld/td-ffld_res18-25_1xb64-400e_300w-224x224.py'
+
+
+def _count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def _backbone():
+    return ResNetWithStem(depth=18, base_channels=16, stem_channels=16, out_indices=(0, 1, 3))
+
+
+def _feats(b=2, seed=0):
+    torch.manual_seed(seed)
+    backbone = _backbone()
+    backbone.eval()                                                       # MMPose's ResNet.train returns None
+    with torch.no_grad():
+        return backbone(torch.rand(b, 3, 224, 224))
+
+
+def _samples(k, b=2, size=224):
+    return get_packed_inputs(batch_size=b, num_keypoints=k, img_shape=(size, size), input_size=(size, size),
+                             with_heatmap=False, with_simcc_label=False)['data_samples']
+
+
+def test_resnet_with_stem_levels_and_weights():
+    torch.manual_seed(0)
+    ours = _backbone()
+    ref = ResNet(depth=18, base_channels=16, stem_channels=16, out_indices=(0, 1, 3))
+    ours.eval()
+    ref.eval()
+    ref.load_state_dict(ours.state_dict())                               # same keys as MMPose's ResNet
+    x = torch.rand(1, 3, 224, 224)
+    outs = ours(x)
+    assert [tuple(o.shape[1:]) for o in outs] == [(16, 112, 112), (16, 56, 56), (32, 28, 28), (128, 7, 7)]
+    for a, b in zip(outs[1:], ref(x)):
+        torch.testing.assert_close(a, b)
+    # the first output is the stem before max-pooling
+    torch.testing.assert_close(outs[0], ref.relu(ref.norm1(ref.conv1(x))))
+    assert len(ResNetWithStem(depth=18, stem_out=False, out_indices=(3, ))(torch.rand(1, 3, 64, 64))) == 1
+
+
+def _paper_param_count(num_joints):
+    backbone = ResNet(depth=18, base_channels=16, stem_channels=16, out_indices=(0, 1, 3))
+    head = CropNetHead(num_joints=num_joints, coarse_loss=None)
+    return _count(backbone), _count(head)
+
+
+def test_parameter_count_aflw_matches_the_paper():
+    """FFLD Sec. 6.5: 1.46M parameters for ResNet18-FFLD including the baseline (AFLW, 19 landmarks)."""
+    backbone, head = _paper_param_count(19)
+    total = backbone + head
+    assert backbone == 702_096                                           # MMPose ResNet-18 at 25% width
+    assert abs(total - 1.46e6) / 1.46e6 < 0.05
+    assert total == 1_463_536                                            # exact: 1.4635M (facts: 1.464M)
+    # the 'full' (cross-landmark) channel selection adds N * C * 4 * (N - 1) weights per stage
+    full = CropNetHead(num_joints=19, coarse_loss=None, cropnet=dict(type='CropNet', channel_selection='full'))
+    assert _count(full) - head == (19 * 4) * (19 - 1) * (32 + 16 + 16)
+
+
+def test_cropnet_zero_init_returns_the_coarse_shape_exactly():
+    head = CropNetHead(num_joints=68)
+    feats = _feats()
+    for mode in (True, False):
+        head.train(mode)
+        shapes = head.forward_stages(feats)
+        assert len(shapes) == 4
+        for s in shapes[1:]:
+            assert torch.equal(s, shapes[0])
+        assert torch.equal(head(feats), shapes[0])
+    assert all(torch.all(c.fc.weight == 0) and torch.all(c.fc.bias == 0) for c in head.cropnets)
+
+
+def test_stage_geometry_and_correction_units():
+    """A stage crops around S_{t-1} in its map's pixels and its correction is in those pixels."""
+    head = CropNetHead(num_joints=5, coarse_loss=None).eval()
+    feats = _feats(b=1)
+    s0 = head.coarse(feats)
+    with torch.no_grad():
+        head.cropnets[0].fc.bias.copy_(torch.tensor([1., 0.] * 5))         # +1 map pixel in x, stage 1 (28x28)
+        head.cropnets[1].fc.bias.copy_(torch.tensor([0., 2.] * 5))         # +2 map pixels in y, stage 2 (56x56)
+    shapes = head.forward_stages(feats)
+    torch.testing.assert_close(shapes[1] - s0, torch.tensor([1 / 28, 0.]).expand(1, 5, 2))
+    torch.testing.assert_close(shapes[2] - shapes[1], torch.tensor([0., 2 / 56]).expand(1, 5, 2))
+    torch.testing.assert_close(shapes[3], shapes[2])
+    # the crop centres are the previous estimate converted once to the level's pixels
+    torch.testing.assert_close(normalised_to_map(shapes[1], (56, 56)), shapes[1] * 56)
+
+
+def test_cropnet_channel_selection_readings():
+    torch.manual_seed(0)
+    net = CropNet(num_joints=3, in_channels=5, patch_size=4)
+    patches = torch.rand(2, 3, 5, 4, 4)
+    out = net.select_channels(patches)
+    assert out.shape == (2, 3, 4, 4, 4)
+    # grouped: landmark k's channels depend on its own patch only
+    w = net.select.weight.reshape(3, 4, 5)
+    torch.testing.assert_close(out, torch.einsum('kjc,bkchw->bkjhw', w, patches))
+    full = CropNet(num_joints=3, in_channels=5, patch_size=4, channel_selection='full')
+    assert full.select.weight.shape == (12, 15, 1, 1)
+    with pytest.raises(ValueError, match='channel_selection'):
+        CropNet(num_joints=3, in_channels=5, channel_selection='mixed')
+    with pytest.raises(ValueError, match='in_channels=5'):
+        net(torch.rand(2, 6, 16, 16), torch.rand(2, 3, 2))
+
+
+def test_losses_are_named_per_stage_and_reach_every_parameter():
+    head = CropNetHead(num_joints=68)
+    model_feats = [f.clone().requires_grad_(True) for f in _feats()]
+    losses = head.loss(tuple(model_feats), _samples(68))
+    assert set(losses) == {'loss_s0', 'loss_s1', 'loss_s2', 'loss_s3', 'acc_pose'}
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    missing = [n for n, p in head.named_parameters() if p.grad is None]
+    assert not missing                                                   # DDP: no unused parameter
+    assert all(f.grad is not None for f in model_feats)
+
+
+def test_loss_values_by_hand():
+    head = CropNetHead(num_joints=68, stage_losses=[dict(type='MSELoss'), dict(type='L1Loss'), None])
+    feats, samples = _feats(), _samples(68)
+    losses = head.loss(feats, samples)
+    assert 'loss_s3' not in losses                                       # None switches a term off
+    labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in samples]) * 224
+    shapes = [s * 224 for s in head.forward_stages(feats)]
+    d = (labels[:, 36] - labels[:, 45]).norm(dim=-1)
+    torch.testing.assert_close(losses['loss_s0'], (((shapes[0] - labels) ** 2).sum((1, 2)) / d).mean())
+    torch.testing.assert_close(losses['loss_s1'], ((shapes[1] - labels) ** 2).mean())
+    torch.testing.assert_close(losses['loss_s2'], (shapes[2] - labels).abs().mean())
+
+
+@pytest.mark.parametrize('source', ['selected', 'level'])
+def test_align_loss_sources(source):
+    head = CropNetHead(num_joints=68, align_source=source)
+    feats, samples = _feats(), _samples(68)
+    losses = head.loss(feats, samples)
+    assert losses['loss_s3'] > 0
+    # the Align Loss alone trains the crop locations, never the features nor the channel selection
+    head.zero_grad()
+    leaf = [f.clone().requires_grad_(True) for f in feats]
+    head.loss(tuple(leaf), samples)['loss_s3'].backward()
+    assert head.cropnets[2].select.weight.grad is None or torch.all(head.cropnets[2].select.weight.grad == 0)
+    assert head.cropnets[2].fc.weight.grad is not None and head.cropnets[2].fc.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='align_source'):
+        CropNetHead(num_joints=68, align_source='image')
+
+
+def test_table6_gradient_switches():
+    feats = [f.clone().requires_grad_(True) for f in _feats()]
+    head = CropNetHead(num_joints=68, stage_losses=[dict(type='MSELoss')] * 3,
+                       cropnet=dict(type='CropNet', detach_feature=True, detach_centres=True))
+    with torch.no_grad():
+        for c in head.cropnets:
+            c.fc.weight.normal_(std=0.01)                                   # non-zero: crops influence the output
+    losses = head.loss(tuple(feats), _samples(68))
+    (losses['loss_s1'] + losses['loss_s2'] + losses['loss_s3']).backward()
+    assert feats[0].grad is None and feats[1].grad is None and feats[2].grad is None   # cropped levels only
+    assert feats[3].grad is not None                                     # S0 still learns through the skip
+
+
+def test_output_stage_and_flip_test():
+    head = CropNetHead(num_joints=68).eval()
+    with torch.no_grad():
+        for c in head.cropnets:
+            c.fc.bias.fill_(0.5)
+    feats, samples = _feats(), _samples(68)
+    shapes = head.forward_stages(feats)
+    for t in range(4):
+        pred = head.predict(feats, samples, test_cfg=dict(output_stage=t))
+        np.testing.assert_allclose(pred[0].keypoints[0], shapes[t][0].detach().numpy() * 224, rtol=1e-5,
+                                   atol=1e-4)
+    assert head._output_stage is None
+    with pytest.raises(ValueError, match='output_stage'):
+        head.predict(feats, samples, test_cfg=dict(output_stage=4))
+    flipped = head.predict([feats, feats], samples, test_cfg=dict(flip_test=True))
+    assert flipped[0].keypoints.shape == (1, 68, 2)
+
+
+def test_bad_input_names_the_stage_or_the_level():
+    head = CropNetHead(num_joints=68)
+    feats = list(_feats())
+    with pytest.raises(ValueError, match=r'stage 1 reads backbone output 2, but the backbone gave 2 maps'):
+        CropNetHead(num_joints=68)(tuple(feats[2:]))
+    with pytest.raises(ValueError, match=r"stages\[1\] \(stage 2\) needs 'in_index'"):
+        CropNetHead(num_joints=68, stages=[dict(in_index=2, in_channels=32), dict(in_channels=16)],
+                    stage_losses=[None, None])
+    with pytest.raises(ValueError, match='stage_losses has 2 entries for 3 stages'):
+        CropNetHead(num_joints=68, stage_losses=[None, None])
+    # a diverged (NaN) estimate entering a stage fails with the stage named, never a silent NaN
+    with torch.no_grad():
+        head.coarse_head.fc.bias.fill_(float('nan'))
+    with pytest.raises(ValueError, match='CropNetHead stage 1: 136 of 136 crop centres are not finite|'
+                                         'CropNetHead stage 1: .*not finite'):
+        head(tuple(feats))
+    # a far-away estimate is clamped: finite output
+    with torch.no_grad():
+        head.coarse_head.fc.bias.fill_(1e6)
+    assert torch.isfinite(head(tuple(feats))).all()
+
+
+def test_coarse_regressor_is_swappable_by_config():
+    """CropNet refinement on top of another coarse regressor: SCDF's GCN head reads the last map itself."""
+    head = CropNetHead(
+        num_joints=68, coarse_neck=None,
+        coarse_head=dict(type='GCNLandmarkHead', in_channels=128, in_featuremap_size=(7, 7),
+                         graph='ibug68_anatomical', decoder=dict(type='RegressionLabel', input_size=(224, 224))))
+    assert isinstance(head.coarse_head, GCNLandmarkHead)
+    assert isinstance(CropNetHead(num_joints=68).coarse_head, RegressionHead)
+    losses = head.loss(_feats(), _samples(68))
+    assert {'loss_s0', 'loss_s1', 'loss_s2', 'loss_s3'} <= set(losses)
+    with pytest.raises(ValueError, match=r'coarse_head returned \(2, 5, 2\), expected \(B, 68, 2\)'):
+        CropNetHead(num_joints=68, coarse_head=dict(type='RegressionHead', in_channels=128, num_joints=5))(_feats())
+
+
+def test_normalized_l2_loss_by_hand():
+    pred = torch.tensor([[[0., 0.], [4., 0.], [1., 1.]]])
+    gt = torch.tensor([[[0., 0.], [2., 0.], [1., 4.]]])
+    # squared errors 0 + 4 + 9 = 13, inter-ocular d = |gt0 - gt1| = 2
+    assert NormalizedL2Loss(norm_indices=(0, 1))(pred, gt).item() == pytest.approx(6.5)
+    assert NormalizedL2Loss()(pred, gt).item() == pytest.approx(13.)
+    w = torch.tensor([[1., 0., 1.]])
+    assert NormalizedL2Loss((0, 1), use_target_weight=True)(pred, gt, w).item() == pytest.approx(4.5)
+    degenerate = torch.zeros(1, 3, 2)
+    assert torch.isfinite(NormalizedL2Loss((0, 1))(pred, degenerate))
+    with pytest.raises(ValueError, match='out of range'):
+        NormalizedL2Loss((0, 5))(pred, gt)
+    assert isinstance(MODELS.build(dict(type='NormalizedL2Loss', norm_indices=(36, 45))), NormalizedL2Loss)
+
+
+def test_paper_config_builds_and_runs_all_modes(repo_root):
+    register_all_modules()
+    cfg = Config.fromfile(f'{repo_root}/{PAPER_300W}')
+    model = build_pose_estimator(cfg.model)
+    model.init_weights()
+    assert all(torch.all(c.fc.weight == 0) for c in model.head.cropnets)  # init_weights keeps the zero FC
+    packed = get_packed_inputs(batch_size=2, num_keypoints=68, img_shape=(224, 224), input_size=(224, 224),
+                               with_heatmap=False, with_simcc_label=False)
+    data = model.data_preprocessor(packed, training=True)
+    losses = model.forward(**data, mode='loss')
+    assert {'loss_s0', 'loss_s1', 'loss_s2', 'loss_s3'} <= set(losses)
+    model.eval()
+    with torch.no_grad():
+        preds = model.forward(**model.data_preprocessor(packed, training=False), mode='predict')
+        assert preds[0].pred_instances.keypoints.shape == (1, 68, 2)
+        assert model.forward(data['inputs'], None, mode='tensor').shape == (2, 68, 2)
