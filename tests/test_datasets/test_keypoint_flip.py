@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 from mmpose.datasets.transforms import RandomFlip as MMPoseRandomFlip
 from mmpose.registry import TRANSFORMS
+from mmpose.utils import register_all_modules
 
 from mmfacealign.datasets import SynthFaceDataset
 from mmfacealign.datasets.transforms import RandomFlip, reorder_keypoint_aligned
 
 
 def _occluded_dataset(root, pipeline):
+    register_all_modules()                               # default scope 'mmpose' for the pipeline's transforms
     return SynthFaceDataset(data_root=root, ann_file='annotations/synthface_test_occluded.json',
                             data_prefix=dict(img='images/'), test_mode=True, pipeline=pipeline)
 

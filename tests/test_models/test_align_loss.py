@@ -146,3 +146,16 @@ def test_registry_build_and_bad_input():
     pred = torch.tensor([[[float('nan'), 2.]]])
     with pytest.raises(ValueError, match='AlignLoss \\(predicted centres\\)'):
         loss(torch.randn(1, 1, 8, 8), pred, torch.zeros(1, 1, 2))
+
+
+def test_crop_pair_and_patch_loss_compose_forward():
+    """The head transforms the patches between the two halves (channel selection): the halves must compose."""
+    torch.manual_seed(0)
+    feature = torch.rand(2, 3, 16, 16)
+    pred, gt = torch.rand(2, 4, 2) * 15, torch.rand(2, 4, 2) * 15
+    loss = AlignLoss(patch_size=4)
+    pred_p, gt_p = loss.crop_pair(feature, pred, gt)
+    assert pred_p.shape == gt_p.shape == (2, 4, 3, 4, 4)
+    torch.testing.assert_close(loss.patch_loss(pred_p, gt_p), loss(feature, pred, gt))
+    with pytest.raises(ValueError, match='stage 3: pred_centres'):
+        loss.crop_pair(feature, pred, gt[:, :3], name='stage 3')

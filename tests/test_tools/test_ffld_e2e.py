@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """FFLD end to end through the real mmengine runner on SynthFace: a few dozen iterations of the SynthFace config
-lower every loss term (S0, S1, S2 and the Align Loss of S3), and the checkpoint evaluates per stage with
-tools/test.py (model.test_cfg.output_stage)."""
+lower every loss term (S0, S1, S2 and the Align Loss of S3), and the checkpoint evaluates with tools/test.py at
+a chosen stage (model.test_cfg.output_stage). About 90 s alone on 2 cores."""
 import json
 import os.path as osp
 
@@ -25,11 +25,12 @@ def test_ffld_trains_and_evaluates_per_stage(synthface_root, repo_root, tmp_path
         first, last = values[:3].mean(), values[-3:].mean()
         assert np.isfinite(values).all() and last < factor * first, (key, first, last)
 
-    for stage in (0, 3):
-        out = osp.join(work, f'metrics_s{stage}.json')
-        run(['tools/test.py', CONFIG, osp.join(work, 'epoch_8.pth'), '--work-dir', work, '--out', out,
-             '--cfg-options', *common, f'model.test_cfg.output_stage={stage}'], repo_root)
-        with open(out) as f:
-            metrics = json.load(f)
-        for subset in ('clean', 'occluded', 'masked', 'full'):
-            assert np.isfinite(metrics[f'{subset}/NME']) and metrics[f'{subset}/NME'] > 0
+    # the coarse stage's prediction through the real tool (the default, the last stage, is what the other e2e
+    # tests and the unit tests exercise)
+    out = osp.join(work, 'metrics_s0.json')
+    run(['tools/test.py', CONFIG, osp.join(work, 'epoch_8.pth'), '--work-dir', work, '--out', out,
+         '--cfg-options', *common, 'model.test_cfg.output_stage=0'], repo_root)
+    with open(out) as f:
+        metrics = json.load(f)
+    for subset in ('clean', 'occluded', 'masked', 'full'):
+        assert np.isfinite(metrics[f'{subset}/NME']) and metrics[f'{subset}/NME'] > 0

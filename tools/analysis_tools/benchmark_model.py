@@ -29,7 +29,6 @@ plus backward and an optimiser step for training. FLOPs come from ``mmengine.ana
 import argparse
 import copy
 import json
-import os
 import os.path as osp
 import statistics
 import subprocess
@@ -60,6 +59,20 @@ def parse_args(argv=None):
     p.add_argument('--memory-child', help=argparse.SUPPRESS)     # internal: one training step, print memory
     p.add_argument('--out', help='write the results to this json file')
     return p.parse_args(argv)
+
+
+def resolve_config(path: str) -> str:
+    """A config path, or ``package::relative/path.py`` inside an installed OpenMMLab package's configs (as
+    ``_base_`` accepts it; ``Config.fromfile`` does not)."""
+    if '::' not in path:
+        return path
+    import importlib
+    package, rel = path.split('::', 1)
+    root = osp.dirname(importlib.import_module(package).__file__)
+    for candidate in (osp.join(root, '.mim', 'configs', rel), osp.join(root, 'configs', rel)):
+        if osp.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(f'{path}: no such config in the installed {package} ({root})')
 
 
 def input_size_of(cfg):
@@ -123,7 +136,9 @@ def training_batch(model, model_cfg, input_size, batch_size: int) -> dict:
 
 
 def train_step_fn(model, data):
-    optim = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    # learning rate 0: the same work as a real SGD step (momentum buffers, update), but the weights stay put, so
+    # repeated steps on one random batch cannot diverge (FFLD's pixel-space L2 losses would with lr 1e-4)
+    optim = torch.optim.SGD(model.parameters(), lr=0., momentum=0.9)
 
     def step():
         losses = model(**data, mode='loss')
@@ -134,16 +149,25 @@ def train_step_fn(model, data):
     return step
 
 
-def _rss_mb() -> float:
-    """Current resident memory of this process (Linux /proc; MB)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (Linux), in MB: ``VmRSS`` now, ``VmHWM`` the peak."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024                    # kB
+    raise RuntimeError(f'no {field} in /proc/self/status')
+
+
+def _reset_peak_rss() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak that follows is the step's own.
+    (``getrusage``'s ``ru_maxrss`` is no use here: Linux keeps it across ``execve``, so a subprocess would report
+    its parent's peak.)"""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
 
 
 def memory_child(model_cfg, input_size, args) -> dict:
     """One warm-up-free training step in this (fresh) process: peak memory, and what the step added to it."""
-    import resource
-
     from mmpose.registry import MODELS
     torch.manual_seed(0)
     model = MODELS.build(copy.deepcopy(model_cfg)).to(args.device)
@@ -157,9 +181,10 @@ def memory_child(model_cfg, input_size, args) -> dict:
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() / 2 ** 20
     else:
-        before = _rss_mb()
+        before = _status_mb('VmRSS')
+        _reset_peak_rss()
         step()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024       # KB on Linux
+        peak = _status_mb('VmHWM')
     return dict(train_peak_mb=peak, train_step_added_mb=peak - before)
 
 
@@ -237,13 +262,14 @@ def main(argv=None):
     register_all_modules(init_default_scope=True)
 
     if args.memory_child:
-        cfg = Config.fromfile(args.configs[0])
+        cfg = Config.fromfile(resolve_config(args.configs[0]))
         model_cfg = regression_reference(cfg.model) if args.memory_child == 'reference' else cfg.model
         print(json.dumps(memory_child(model_cfg, input_size_of(cfg), args)))
         return
 
     rows = []
     for path in args.configs:
+        path = resolve_config(path)
         cfg = Config.fromfile(path)
         size = input_size_of(cfg)
         name = osp.splitext(osp.basename(path))[0]
@@ -261,7 +287,9 @@ def main(argv=None):
             res['train_step_overhead_pct'] = 100 * (res['train_step_ms'] / ref['train_step_ms'] - 1)
             res['latency_overhead_pct'] = 100 * (res['latency_ms'] / ref['latency_ms'] - 1)
             rows.append(ref)
+            print(f"measured {ref['config']}: latency {ref['latency_ms']:.1f} ms", flush=True)
         rows.append(res)
+        print(f"measured {res['config']}: latency {res['latency_ms']:.1f} ms", flush=True)
     if args.relative_to is not None:
         base = rows[args.relative_to]['latency_ms']
         for r in rows:

@@ -102,8 +102,11 @@ class CropNet(nn.Module):
         ``detach_weights`` applies the selection without letting gradients reach its weights (used by the Align
         Loss, which must not be able to lower itself by shrinking the selection)."""
         b, k, c, h, w = patches.shape
-        weight = self.select.weight.detach() if detach_weights else self.select.weight
-        out = nn.functional.conv2d(patches.reshape(b, k * c, h, w), weight, groups=self.select.groups)
+        x = patches.reshape(b, k * c, h, w)
+        if detach_weights:
+            out = nn.functional.conv2d(x, self.select.weight.detach(), groups=self.select.groups)
+        else:
+            out = self.select(x)                 # the module itself, so FLOP counters and hooks see it
         return out.reshape(b, k, self.selected_channels, h, w)
 
     def forward(self, feature: Tensor, centres: Tensor, name: str = 'CropNet') -> Tensor:
