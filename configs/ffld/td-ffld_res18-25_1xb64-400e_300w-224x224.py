@@ -4,7 +4,7 @@
 # before max-pooling) level maps, per-landmark channel selection to 4 channels; multi-loss scheme:
 # inter-ocular-normalised L2 (S0), L2 (S1), L1 (S2), Align Loss (S3; Gaussian 3x3, sigma 1, removed once the loss
 # stops going down: AlignLossSmoothingHook). Adam 5e-4, weight decay 5e-4, x0.3 every 80 epochs, 400 epochs,
-# batch 64; +-20% scale, +-10% translation, +-20 degree rotation (method_facts.md D, paper Sec. 4, 6.6).
+# batch 64; +-20% scale, +-10% translation, +-20 degree rotation, no flip (method_facts.md D, paper Sec. 4, 6.6).
 #
 # The paper's schedule has two steps. 1) pre-train the baseline (the same network without refinement):
 #   python tools/train.py configs/ffld/td-ffld-base_res18-25_1xb64-400e_300w-224x224.py
@@ -24,6 +24,9 @@
 # 350 on 300W; the baseline step here trains on 300W only, with the FFLD step's optimiser); MMPose's box crop
 # (x1.25 of the annotated box) and truncated-normal jitter (RandomBBoxTransform) for the paper's unspecified crop
 # and augmentation sampling; ImageNet mean/std normalisation; no flip test (the paper reports none).
+# Checkpoint selection: 300W has no validation split apart from its test sets, so, as in MMPose's 300W configs,
+# validation runs on the test sets and save_best keeps the best test NME; for a protocol without selection on
+# test data, set default_hooks.checkpoint.save_best=None and report the last epoch.
 _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 
@@ -77,7 +80,7 @@ meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shap
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
+    # the paper's augmentation is scale, translation and rotation only (Sec. 6.6): no flip
     dict(type='RandomBBoxTransform', shift_factor=0.1, shift_prob=1.0, scale_factor=(0.8, 1.2), scale_prob=1.0,
          rotate_factor=20, rotate_prob=1.0),
     dict(type='TopdownAffine', input_size=input_size),

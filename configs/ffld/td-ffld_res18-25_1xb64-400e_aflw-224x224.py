@@ -17,7 +17,7 @@ meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shap
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
+    # the paper's augmentation is scale, translation and rotation only (Sec. 6.6): no flip
     dict(type='RandomBBoxTransform', shift_factor=0.1, shift_prob=1.0, scale_factor=(0.8, 1.2), scale_prob=1.0,
          rotate_factor=20, rotate_prob=1.0),
     dict(type='TopdownAffine', input_size={{_base_.input_size}}),

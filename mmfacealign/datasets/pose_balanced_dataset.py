@@ -16,7 +16,6 @@ A dataset wrapper built on mmengine's :class:`~mmengine.dataset.ClassBalancedDat
 once from the annotations, so ``DefaultSampler``, ``InfiniteSampler`` and distributed training work unchanged.
 Configure it as ``train_dataloader.dataset`` (it is a dataset, not a sampler).
 """
-import math
 from typing import List, Optional, Union
 
 import numpy as np
@@ -135,8 +134,8 @@ class PoseBalancedDataset(ClassBalancedDataset):
         boxes = None
         if self.normalise == 'box':
             boxes = np.stack([np.asarray(info['bbox'], dtype=np.float64).reshape(4) for info in infos])
+        # integers (>= 1), so the parent's ceil() keeps them as they are
         self.repeat_factors = pose_balanced_repeats(normalise_shapes(shapes, self.normalise, boxes), self.num_bins)
-        assert all(math.ceil(r) == r for r in self.repeat_factors)   # integers: ceil() in the parent keeps them
         return self.repeat_factors.tolist()
 
     def __repr__(self) -> str:

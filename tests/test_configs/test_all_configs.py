@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 import yaml
 from mmengine.config import Config
-from mmpose.registry import METRICS, MODELS, TRANSFORMS
+from mmpose.registry import HOOKS, METRICS, MODELS, TRANSFORMS
 from mmpose.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -37,6 +37,8 @@ def test_config_builds(path):
             for t in pipeline:
                 TRANSFORMS.build(t)
     METRICS.build(cfg.test_evaluator)
+    for hook in cfg.get('custom_hooks', []):
+        HOOKS.build(hook)
 
 
 def test_metafiles_name_existing_configs():

@@ -70,8 +70,12 @@ def test_fixed_colour_grey_image_and_errors():
     np.random.seed(3)
     rgba = RandomRectangleOcclusion(prob=1., color=7)(dict(img=np.zeros((64, 64, 4), np.uint8)))
     assert set(np.unique(rgba['img'])) == {0, 7}
-    with pytest.raises(ValueError, match='3 values but the image has 4 channels'):
-        RandomRectangleOcclusion(prob=1., color=(1, 2, 3))(dict(img=np.zeros((64, 64, 4), np.uint8)))
+    np.random.seed(3)
+    bgra = RandomRectangleOcclusion(prob=1., color=(1, 2, 3))(dict(img=np.zeros((64, 64, 4), np.uint8)))
+    x1, y1 = bgra['occlusion_bbox'][:2]
+    assert tuple(bgra['img'][y1, x1]) == (1, 2, 3, 255)                   # opaque alpha
+    with pytest.raises(ValueError, match='2 values but the image has 3 channels'):
+        RandomRectangleOcclusion(prob=1., color=(1, 2))(dict(img=np.zeros((64, 64, 3), np.uint8)))
     for kwargs, match in [(dict(prob=1.5), 'prob'), (dict(area_ratio=0), 'area_ratio'),
                           (dict(aspect_range=(2., 1.)), 'aspect_range'), (dict(color='blue'), 'color')]:
         with pytest.raises(ValueError, match=match):

@@ -1,5 +1,5 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""AlignLossSmoothingHook: switch the Align-Loss Gaussian off at a plateau (FFLD Sec. 7) or at a fixed time."""
+"""AlignLossSmoothingHook: switch the Align-Loss Gaussian off at a plateau (FFLD Sec. 6.6) or at a fixed time."""
 import itertools
 import os.path as osp
 

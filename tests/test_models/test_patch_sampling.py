@@ -192,3 +192,15 @@ def test_bad_shapes_and_empty():
     with pytest.raises(ValueError, match='feature'):
         crop_patches(feature[0], torch.zeros(2, 4, 2), 3)
     assert crop_patches(feature, torch.zeros(2, 0, 2), 3).shape == (2, 0, 3, 3, 3)
+
+
+def test_map_offsets_to_normalised():
+    from mmfacealign.models.utils import map_offsets_to_normalised
+    offsets = torch.tensor([[[1., 2.], [0., 0.]]])
+    torch.testing.assert_close(map_offsets_to_normalised(offsets, (56, 28)),
+                               torch.tensor([[[1 / 28, 2 / 56], [0., 0.]]]))
+    # consistent with the position conversion: moving a point by d map pixels moves it by the same normalised step
+    n = torch.rand(1, 3, 2)
+    u = normalised_to_map(n, (28, 28))
+    torch.testing.assert_close(map_to_normalised(u + 1.5, (28, 28)) - n, map_offsets_to_normalised(
+        torch.full_like(u, 1.5), (28, 28)))

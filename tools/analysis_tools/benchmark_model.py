@@ -158,12 +158,17 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f'no {field} in /proc/self/status')
 
 
-def _reset_peak_rss() -> None:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak that follows is the step's own.
-    (``getrusage``'s ``ru_maxrss`` is no use here: Linux keeps it across ``execve``, so a subprocess would report
-    its parent's peak.)"""
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
+def _reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak that follows is the step's own; False where the
+    kernel or sandbox does not allow it (the peak is then the process's since it started, which includes model
+    building). (``getrusage``'s ``ru_maxrss`` is no use here: Linux keeps it across ``execve``, so a subprocess
+    would report its parent's peak.)"""
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return True
+    except OSError:
+        return False
 
 
 def memory_child(model_cfg, input_size, args) -> dict:
@@ -174,6 +179,7 @@ def memory_child(model_cfg, input_size, args) -> dict:
     model.train()
     data = training_batch(model, model_cfg, input_size, args.train_batch)
     step = train_step_fn(model, data)
+    step_only = True
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated() / 2 ** 20
@@ -182,10 +188,10 @@ def memory_child(model_cfg, input_size, args) -> dict:
         peak = torch.cuda.max_memory_allocated() / 2 ** 20
     else:
         before = _status_mb('VmRSS')
-        _reset_peak_rss()
+        step_only = _reset_peak_rss()
         step()
         peak = _status_mb('VmHWM')
-    return dict(train_peak_mb=peak, train_step_added_mb=peak - before)
+    return dict(train_peak_mb=peak, train_step_added_mb=peak - before, train_peak_of_step_only=step_only)
 
 
 def measure_memory(path: str, reference: bool, args) -> dict:
@@ -313,7 +319,8 @@ def main(argv=None):
         cells = [r['config'], r['input'], f"{r['params_M']:.3f}", f"{r['gflops']:.3f}", f"{r['latency_ms']:.1f}",
                  f"{r['throughput_img_s']:.1f}", f"{r['train_step_ms']:.0f}", over]
         if args.train_memory:
-            cells += [f"{r['train_peak_mb']:.0f}", f"{r['train_step_added_mb']:.0f}"]
+            mark = '' if r.get('train_peak_of_step_only', True) else ' (process peak: reset not allowed)'
+            cells += [f"{r['train_peak_mb']:.0f}{mark}", f"{r['train_step_added_mb']:.0f}"]
         if args.relative_to is not None:
             cells += [f"{r['latency_ratio']:.2f}"]
         print('| ' + ' | '.join(cells) + ' |')

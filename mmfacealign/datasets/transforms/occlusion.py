@@ -38,12 +38,12 @@ class RandomRectangleOcclusion(BaseTransform):
         aspect_range (tuple): Range of the width / height ratio. Default (0.4, 2.5) (A.8).
         color (str | number | sequence): ``'random'`` (default, uniform integer in [0, 255] per channel) or a
             fixed colour: one value for every channel, or one value per channel. A 3-value colour on a
-            single-channel (grayscale) image paints the mean of the three values; any other channel-count mismatch
-            is an error naming the two counts.
+            single-channel (grayscale) image paints the mean of the three values, on a 4-channel (e.g. BGRA) image
+            the three values and an opaque 255; any other channel-count mismatch is an error naming the counts.
     """
 
     def __init__(self, prob: float = 0.5, area_ratio: float = 0.2, aspect_range: Tuple[float, float] = (0.4, 2.5),
-                 color: Union[str, Sequence[int]] = 'random'):
+                 color: Union[str, float, Sequence[float]] = 'random'):
         if not 0. <= prob <= 1.:
             raise ValueError(f'RandomRectangleOcclusion: prob must be in [0, 1], got {prob}')
         if not 0. < area_ratio <= 1.:
@@ -81,6 +81,8 @@ class RandomRectangleOcclusion(BaseTransform):
             return np.broadcast_to(color, (channels, )).copy()
         if channels == 1:
             return color.mean(keepdims=True)
+        if color.size == 3 and channels == 4:
+            return np.append(color, 255.)
         raise ValueError(f'RandomRectangleOcclusion: color has {color.size} values but the image has {channels} '
                          f'channels')
 

@@ -1,8 +1,8 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Switch off the Gaussian smoothing of FFLD's Align Loss once the loss stops going down.
 
-FFLD (Yan et al., CVIU 2020), Sec. 7 (training details): "For the Align Loss, the initial Gaussian kernel size of
-the convolution kernel is 3 and the sigma is 1. In order to achieve extreme precision, this operation is removed
+FFLD (Yan et al., CVIU 2020), Sec. 6.6 (implementation details): "For the Align Loss, the initial Gaussian kernel
+size of the convolution kernel is 3 and the sigma is 1. In order to achieve extreme precision, this operation is removed
 once the loss stops going down." The paper gives no criterion; this hook makes one explicit (a plateau test on
 the logged loss) and also offers a fixed switch for reproducible schedules.
 """

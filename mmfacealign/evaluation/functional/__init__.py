@@ -2,14 +2,14 @@
 from .ced import auc_ced, auc_trapezoid, ced_curve, ced_values, failure_rate
 from .face_nme import normalized_landmark_errors, per_image_nme, per_landmark_nme, pooled_nme
 from .normalizers import (
-                          DATASET_NORMALIZERS,
-                          NORM_MODES,
-                          bbox_normalizer,
-                          compute_normalizers,
-                          get_norm_spec,
-                          inter_ocular_distance,
-                          inter_pupil_distance,
-                          resolve_norm,
+    DATASET_NORMALIZERS,
+    NORM_MODES,
+    bbox_normalizer,
+    compute_normalizers,
+    get_norm_spec,
+    inter_ocular_distance,
+    inter_pupil_distance,
+    resolve_norm,
 )
 
 __all__ = [

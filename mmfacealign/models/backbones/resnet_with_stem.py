@@ -26,7 +26,7 @@ class ResNetWithStem(ResNet):
 
     Args:
         stem_out (bool): Prepend the stem output (after its ReLU, before max-pooling; stride 2, ``stem_channels``
-            channels, or ``stem_channels`` for ``deep_stem``) to the stage outputs. Default True.
+            channels, with or without ``deep_stem``) to the stage outputs. Default True.
         **kwargs: MMPose ``ResNet`` arguments (``depth``, ``base_channels``, ``stem_channels``, ``out_indices``...).
 
     Shapes: ``forward(x (B, 3, H, W)) -> (stem (B, C0, H/2, W/2), *stage outputs of out_indices)``.

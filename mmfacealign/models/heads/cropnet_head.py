@@ -24,9 +24,9 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 from torch import Tensor, nn
 
-from ..losses import AlignLoss
+from ..losses import AlignLoss, NormalizedL2Loss
 from ..utils.coordinates import normalised_to_pixels
-from ..utils.patch_sampling import normalised_to_map
+from ..utils.patch_sampling import map_offsets_to_normalised, normalised_to_map
 from .base_regression_head import BaseLandmarkRegressionHead
 
 #: Where the Align Loss takes its patches from, see :class:`CropNetHead`.
@@ -59,7 +59,8 @@ class CropNetHead(BaseLandmarkRegressionHead):
             (``patch_size`` 8, ``selected_channels`` 4, ``channel_selection`` 'grouped', ``mid_channels`` 128,
             ``detach_feature``/``detach_centres`` False: the Table 6 switches).
         coarse_loss (dict, optional): Loss of ``S0`` (``loss_s0``), in input pixels. Default
-            :class:`NormalizedL2Loss` with the 68-point outer eye corners (36, 45) (Eq. 1).
+            :class:`NormalizedL2Loss` normalised by the outer eye corners of the layout (``'auto'``: 68, 98 or 29
+            landmarks; others must set ``norm_indices``) (Eq. 1).
         stage_losses (sequence of dict | None): One loss per refinement stage (``loss_s1``, ``loss_s2``, ...);
             ``None`` switches a stage's term off. Default: MMPose ``MSELoss`` (L2), ``L1Loss``, then
             :class:`AlignLoss` (Sec. 4). Coordinate losses get input pixels and weights (B, K, 1); an
@@ -70,7 +71,7 @@ class CropNetHead(BaseLandmarkRegressionHead):
         decoder (dict): Codec for :meth:`predict`. Default ``RegressionLabel(input_size=(224, 224))``.
         input_size (tuple, optional): Input (w, h). Default: the decoder's.
         init_cfg (dict, optional): Initialisation config. Default None (each module's own; the CropNet FCs start at
-            zero, Sec. 7).
+            zero, Sec. 6.6).
 
     Test-time option: ``test_cfg=dict(output_stage=t)`` predicts ``S_t`` instead of the last stage (per-stage
     NME, Table 5); ``flip_test`` works as for ``RegressionHead``.
@@ -85,7 +86,7 @@ class CropNetHead(BaseLandmarkRegressionHead):
                                            dict(in_index=0, in_channels=16)),
                  cropnet: ConfigType = dict(type='CropNet', patch_size=8, selected_channels=4,
                                             channel_selection='grouped', mid_channels=128),
-                 coarse_loss: OptConfigType = dict(type='NormalizedL2Loss', norm_indices=(36, 45)),
+                 coarse_loss: OptConfigType = dict(type='NormalizedL2Loss', norm_indices='auto'),
                  stage_losses: Sequence[OptConfigType] = (dict(type='MSELoss'), dict(type='L1Loss'),
                                                           dict(type='AlignLoss')),
                  align_source: str = 'selected',
@@ -123,6 +124,11 @@ class CropNetHead(BaseLandmarkRegressionHead):
             self.cropnets.append(MODELS.build(cfg))
 
         self.coarse_loss = MODELS.build(coarse_loss) if coarse_loss is not None else None
+        if isinstance(self.coarse_loss, NormalizedL2Loss):
+            try:                                    # 'auto' needs a known layout: fail at build, not mid-training
+                self.coarse_loss.resolve_indices(num_joints)
+            except ValueError as err:
+                raise ValueError(f'CropNetHead: coarse_loss: {err}') from err
         self.stage_losses = nn.ModuleList([MODELS.build(c) if c is not None else nn.Identity() for c in stage_losses])
         self._stage_loss_on = [c is not None for c in stage_losses]
         self._output_stage: Optional[int] = None
@@ -157,23 +163,19 @@ class CropNetHead(BaseLandmarkRegressionHead):
         height, width = fmap.shape[-2:]
         centres = normalised_to_map(shape, (height, width))
         delta = self.cropnets[t - 1](fmap, centres, name=f'CropNetHead stage {t}')    # map pixels
-        # one map pixel is 1 / W (x) and 1 / H (y) in normalised coordinates; a zero correction returns S_{t-1}
-        return shape + delta / delta.new_tensor([width, height])
+        # a zero correction returns S_{t-1} exactly
+        return shape + map_offsets_to_normalised(delta, (height, width))
 
-    def forward_stages(self, feats: Sequence[Tensor]) -> List[Tensor]:
-        """``[S0, S1, ..., ST]``, each (B, K, 2) in normalised input coordinates."""
+    def forward_stages(self, feats: Sequence[Tensor], num_stages: Optional[int] = None) -> List[Tensor]:
+        """``[S0, S1, ..., S_T]`` (T = ``num_stages``, default all), each (B, K, 2) in normalised coordinates."""
         shapes = [self.coarse(feats)]
-        for t in range(1, self.num_stages + 1):
+        for t in range(1, (self.num_stages if num_stages is None else num_stages) + 1):
             shapes.append(self.refine(feats, shapes[-1], t))
         return shapes
 
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         """The last stage's shape (or ``S_t`` with ``test_cfg.output_stage=t`` during :meth:`predict`)."""
-        stop = self.num_stages if self._output_stage is None else self._output_stage
-        shape = self.coarse(feats)
-        for t in range(1, stop + 1):
-            shape = self.refine(feats, shape, t)
-        return shape
+        return self.forward_stages(feats, self._output_stage)[-1]
 
     def predict(self, feats, batch_data_samples: OptSampleList, test_cfg: ConfigType = {}) -> Predictions:
         """``RegressionHead.predict`` (flip test, decoding); ``test_cfg.output_stage`` picks the stage."""

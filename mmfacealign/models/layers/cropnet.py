@@ -14,7 +14,7 @@ the current landmark estimate, a CropNet
    N * C channels of the concatenated patches (cross-landmark);
 3. BatchNorm over the 4N channels, one residual block 4N -> 128 (MMPose's ``BasicBlock`` with a 1x1 projection
    shortcut), max-pooling over the whole patch (stride 8 on 8 x 8), FC 128 -> 2N, initialised to zero so that
-   an untrained stage returns its input estimate unchanged (Sec. 7).
+   an untrained stage returns its input estimate unchanged (Sec. 6.6).
 
 The output is the correction ``dS`` in pixels of the cropped map (the patch's own grid): the head converts it to
 normalised input coordinates, so every stage's correction has the scale of its own level.

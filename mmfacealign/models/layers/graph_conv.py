@@ -45,7 +45,7 @@ def init_graph_conv_weight(weight: Tensor, mode: str = 'official', gain: float =
       ``SemGraphConv`` does (``method_facts.md`` A.4). PyTorch then takes fan_in = ``in * out`` and fan_out =
       ``2 * out`` (its rule for >2-D tensors: ``size(1) * receptive``, ``size(0) * receptive`` with receptive =
       ``out``), so the bound is ``gain * sqrt(6 / (in * out + 2 * out))``: 0.0191 for 256 -> 128.
-    * ``'per_matrix'``: each (in, out) matrix on its own, bound ``gain * sqrt(6 / (in + out))``: 0.173 for
+    * ``'per_matrix'``: each (in, out) matrix on its own, bound ``gain * sqrt(6 / (in + out))``: 0.177 for
       256 -> 128, about 9x larger (the usual Xavier reading, not the released code).
 
     Returns the (in-place initialised) ``weight``.

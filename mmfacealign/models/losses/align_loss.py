@@ -11,7 +11,7 @@ differences:
 
 The loss is sensitive to misalignment across a boundary and tolerant along it (Fig. 6), and saturates for
 outliers once the patches no longer overlap. ``G`` (3 x 3, sigma 1) helps convergence and is removed once the
-loss stops going down (Sec. 7, training details); :class:`~mmfacealign.engine.hooks.AlignLossSmoothingHook` does
+loss stops going down (Sec. 6.6, implementation details); :class:`~mmfacealign.engine.hooks.AlignLossSmoothingHook` does
 that during training, through :meth:`AlignLoss.disable_smoothing`.
 """
 from typing import Optional, Tuple, Union
@@ -28,7 +28,7 @@ REDUCTIONS = ('mean', 'sum', 'none')
 
 def gaussian_kernel2d(kernel_size: int, sigma: float, dtype=torch.float32) -> Tensor:
     """(kernel_size, kernel_size) Gaussian ``exp(-(dx^2 + dy^2) / (2 sigma^2))`` centred on the middle tap,
-    normalised to sum 1 (FFLD Sec. 4.3 ``G``; Sec. 7: size 3, sigma 1)."""
+    normalised to sum 1 (FFLD Sec. 4.3 ``G``; Sec. 6.6: size 3, sigma 1)."""
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f'AlignLoss: kernel_size must be odd and positive, got {kernel_size}')
     if sigma <= 0:
@@ -73,8 +73,8 @@ class AlignLoss(nn.Module):
 
     Args:
         patch_size (int | tuple): Patch size ``h = w``, or ``(h, w)``. Default 8 (the FFLD crop size).
-        kernel_size (int): Size of ``G``, odd. Default 3 (FFLD Sec. 7).
-        sigma (float): Standard deviation of ``G`` in patch pixels. Default 1 (FFLD Sec. 7).
+        kernel_size (int): Size of ``G``, odd. Default 3 (FFLD Sec. 6.6).
+        sigma (float): Standard deviation of ``G`` in patch pixels. Default 1 (FFLD Sec. 6.6).
         smoothing (bool): Apply ``G``. Default True; see :meth:`disable_smoothing`.
         detach_feature (bool): Cut the gradient to the feature map (see above). Default True.
         reduction (str): 'mean' | 'sum' | 'none'. Default 'mean'.
@@ -102,7 +102,7 @@ class AlignLoss(nn.Module):
         self.register_buffer('kernel', gaussian_kernel2d(kernel_size, sigma)[None, None], persistent=False)
 
     def disable_smoothing(self) -> None:
-        """Remove ``G`` from now on (FFLD Sec. 7: "this operation is removed once the loss stops going down")."""
+        """Remove ``G`` from now on (FFLD Sec. 6.6: "this operation is removed once the loss stops going down")."""
         self.smoothing = False
 
     def enable_smoothing(self) -> None:

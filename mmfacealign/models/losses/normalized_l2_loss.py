@@ -5,10 +5,14 @@ FFLD (Yan, Duffner et al., CVIU 2020), Sec. 4.1, Eq. 1: ``L = ||S_GT - S_Pred||_
 landmark coordinates divided by the inter-ocular distance ``d`` of the ground truth, so faces of any size weigh
 alike and large errors on hard examples dominate (the paper's reason for using it on the baseline output).
 """
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from mmpose.registry import MODELS
 from torch import Tensor, nn
+
+#: Outer eye corners of the layouts with eye corners, by landmark count: iBUG 68 (300W, 300VW, SynthFace), WFLW 98,
+#: COFW 29 (the inter-ocular normalisers of ``method_facts.md`` A.8).
+OUTER_EYE_CORNERS = {68: (36, 45), 98: (60, 72), 29: (8, 9)}
 
 
 @MODELS.register_module()
@@ -16,11 +20,13 @@ class NormalizedL2Loss(nn.Module):
     """``sum_k ||p_k - g_k||^2 / d`` per face, averaged over the batch (FFLD Eq. 1).
 
     Args:
-        norm_indices (sequence of 2 int, optional): Landmarks whose ground-truth distance is ``d``: the outer eye
-            corners, e.g. ``(36, 45)`` for 68 points (300W), ``(60, 72)`` for WFLW, ``(8, 9)`` for COFW. ``None``
-            gives ``d = 1``: plain summed squared error, for layouts without eye corners (AFLW-19, whose papers
-            normalise by the face box; inside a top-down crop every box has the same size, so ``d`` would be a
-            constant anyway).
+        norm_indices ('auto' | sequence of 2 int | None): Landmarks whose ground-truth distance is ``d``.
+            ``'auto'`` (default): the outer eye corners of the layout, chosen by the landmark count
+            (:data:`OUTER_EYE_CORNERS`: ``(36, 45)`` for 68 points, ``(60, 72)`` for WFLW's 98, ``(8, 9)`` for
+            COFW's 29); any other count is an error asking for ``norm_indices``. A pair gives them explicitly.
+            ``None`` gives ``d = 1``: plain summed squared error, for layouts without eye corners (AFLW-19, whose
+            papers normalise by the face box; inside a top-down crop every box has the same size, so ``d`` would be
+            a constant anyway).
         use_target_weight (bool): Multiply each landmark's squared error by its weight. Default False (every
             landmark supervised).
         loss_weight (float): Multiplier. Default 1.
@@ -31,24 +37,41 @@ class NormalizedL2Loss(nn.Module):
     Units: those of the inputs (FFLD uses input pixels).
     """
 
-    def __init__(self, norm_indices: Optional[Sequence[int]] = None, use_target_weight: bool = False,
+    def __init__(self, norm_indices: Union[str, Sequence[int], None] = 'auto', use_target_weight: bool = False,
                  loss_weight: float = 1., eps: float = 1e-6):
         super().__init__()
-        if norm_indices is not None and len(norm_indices) != 2:
-            raise ValueError(f'NormalizedL2Loss: norm_indices must be two landmark indices, got {norm_indices}')
-        self.norm_indices = tuple(int(i) for i in norm_indices) if norm_indices is not None else None
+        if isinstance(norm_indices, str):
+            if norm_indices != 'auto':
+                raise ValueError(f"NormalizedL2Loss: norm_indices must be 'auto', two landmark indices or None, "
+                                 f'got {norm_indices!r}')
+        elif norm_indices is not None:
+            if len(norm_indices) != 2:
+                raise ValueError(f'NormalizedL2Loss: norm_indices must be two landmark indices, got {norm_indices}')
+            norm_indices = tuple(int(i) for i in norm_indices)
+        self.norm_indices = norm_indices
         self.use_target_weight = use_target_weight
         self.loss_weight = loss_weight
         self.eps = eps
 
+    def resolve_indices(self, num_landmarks: int) -> Optional[Sequence[int]]:
+        """The normaliser's two landmarks for ``num_landmarks`` (``None``: no normaliser)."""
+        if self.norm_indices != 'auto':
+            return self.norm_indices
+        if num_landmarks not in OUTER_EYE_CORNERS:
+            raise ValueError(f"NormalizedL2Loss: norm_indices='auto' knows the outer eye corners of "
+                             f'{sorted(OUTER_EYE_CORNERS)} landmarks, not {num_landmarks}; set norm_indices to the '
+                             'two landmarks of the normaliser (or None for none)')
+        return OUTER_EYE_CORNERS[num_landmarks]
+
     def normaliser(self, target: Tensor) -> Tensor:
         """``d`` per face, (B,)."""
-        if self.norm_indices is None:
+        indices = self.resolve_indices(target.shape[1])
+        if indices is None:
             return target.new_ones(target.shape[0])
-        a, b = self.norm_indices
+        a, b = indices
         if max(a, b) >= target.shape[1]:
-            raise ValueError(f'NormalizedL2Loss: norm_indices {self.norm_indices} out of range for '
-                             f'{target.shape[1]} landmarks')
+            raise ValueError(f'NormalizedL2Loss: norm_indices {indices} out of range for {target.shape[1]} '
+                             'landmarks')
         return (target[:, a] - target[:, b]).norm(dim=-1).clamp_min(self.eps)
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Optional[Tensor] = None) -> Tensor:

@@ -20,7 +20,8 @@ Coordinates. Heads keep landmarks in MMPose's normalised input coordinates, ``n 
 pixel-index coordinates of the model input (pixel ``i`` has its centre at ``i``; ``RegressionLabel`` treats
 ``[0, W_in - 1]`` as the valid range). :func:`crop_patches` wants continuous pixel coordinates of the map being
 cropped, with map pixel ``(n, m)`` centred at the integer point ``(x, y) = (m, n)`` (Eq. 5). The conversion
-between the two is :func:`normalised_to_map` / :func:`map_to_normalised`, and nowhere else.
+between the two is :func:`normalised_to_map` / :func:`map_to_normalised` (and
+:func:`map_offsets_to_normalised` for displacements), and nowhere else.
 """
 from typing import Optional, Sequence, Tuple, Union
 
@@ -98,6 +99,14 @@ def map_to_normalised(coords: Tensor, map_size: Tuple[int, int], input_size: Opt
     """The exact inverse of :func:`normalised_to_map`: map pixels (..., 2) -> normalised input coords (..., 2)."""
     scale, offset = _map_scale_offset(map_size, input_size, cell_centre, coords)
     return (coords - offset) / scale
+
+
+def map_offsets_to_normalised(offsets: Tensor, map_size: Tuple[int, int]) -> Tensor:
+    """A displacement (..., 2) (x first) in pixels of a map of size (H, W) -> the same displacement in normalised
+    input coordinates: ``(dx / W, dy / H)``, whatever the cell-centre convention (it only shifts positions). A zero
+    offset stays exactly zero. Used to add a correction predicted on a map's grid to a normalised estimate."""
+    height, width = (int(s) for s in map_size)
+    return offsets / offsets.new_tensor([width, height])
 
 
 def _patch_hw(patch_size: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
