@@ -16,6 +16,10 @@ table shows the head's overhead over that reference: the targets of mmfacealign'
 (e.g. SCDF: at most +15% training step, +10% inference latency). For FFLD's ``CropNetHead`` the reference is the
 same network without its refinement stages (its coarse GAP + FC regressor alone), FFLD's baseline.
 
+``--variant NAME:key=value,...`` also measures each config with those model keys changed (e.g. ODN without its
+regularisers), its overhead column relative to the config itself; for ODN's low-rank head the time of the nuclear
+norm's SVD on M is printed as a share of the training step.
+
 ``--relative-to I`` adds the latency of every row divided by that of row ``I`` (0-based, reference rows
 included), so speed ratios come from one run on one machine. ``--train-memory`` runs one more training step of
 every model in a fresh subprocess and reports its peak resident memory (RSS; on CUDA the peak allocated memory)
@@ -56,6 +60,9 @@ def parse_args(argv=None):
                    help='peak memory of a training step at --train-batch, measured in a fresh subprocess')
     p.add_argument('--relative-to', type=int, default=None,
                    help='add each latency divided by the latency of this row (0-based)')
+    p.add_argument('--variant', action='append', default=[],
+                   help="also measure each config changed as NAME:key=value,... (keys under model, e.g. "
+                        "'no-reg:head.nuclear_loss=None,head.frobenius_loss=None,head.map_loss=None')")
     p.add_argument('--memory-child', help=argparse.SUPPRESS)     # internal: one training step, print memory
     p.add_argument('--out', help='write the results to this json file')
     return p.parse_args(argv)
@@ -91,6 +98,15 @@ def regression_reference(model_cfg):
     if head.get('type') == 'CropNetHead':
         ref.head.stages = []
         ref.head.stage_losses = []
+        return ref
+    if model_cfg.backbone.get('type') == 'TruncatedResNet':
+        # ODN: the plain ResNet (its last residual unit back) + GAP + RegressionHead, the baseline it modifies
+        ref.backbone = {k: v for k, v in model_cfg.backbone.items() if k != 'num_removed_blocks'}
+        ref.backbone['type'] = 'ResNet'
+        width = ref.backbone.get('base_channels', 64) * 8            # last stage of ResNet-18/34 (BasicBlock)
+        ref.neck = dict(type='GlobalAveragePooling')
+        ref.head = dict(type='RegressionHead', in_channels=width, num_joints=head.num_joints,
+                        loss=dict(type='SoftWingLoss', use_target_weight=True), decoder=head.get('decoder'))
         return ref
     num_joints = head.get('num_joints')
     in_channels = head.get('in_channels')
@@ -252,11 +268,51 @@ def measure(model_cfg, input_size, args) -> dict:
 
 def has_reference(model_cfg) -> bool:
     head = model_cfg.head
-    return head.get('type') == 'CropNetHead' or ('num_joints' in head and 'in_channels' in head)
+    return (head.get('type') == 'CropNetHead' or model_cfg.backbone.get('type') == 'TruncatedResNet'
+            or ('num_joints' in head and 'in_channels' in head))
 
 
 def reference_label(model_cfg) -> str:
-    return 'no refinement reference' if model_cfg.head.get('type') == 'CropNetHead' else 'RegressionHead reference'
+    if model_cfg.head.get('type') == 'CropNetHead':
+        return 'no refinement reference'
+    if model_cfg.backbone.get('type') == 'TruncatedResNet':
+        return 'plain ResNet + RegressionHead reference'
+    return 'RegressionHead reference'
+
+
+def apply_variant(model_cfg, spec: str):
+    """``NAME:key=value,key=value`` (keys relative to ``model``, values Python literals) -> (NAME, model config)."""
+    import ast
+    name, _, assignments = spec.partition(':')
+    cfg = copy.deepcopy(model_cfg)
+    for item in filter(None, assignments.split(',')):
+        key, sep, value = item.partition('=')
+        if not sep:
+            raise ValueError(f'--variant {spec!r}: expected key=value, got {item!r}')
+        *parents, leaf = key.strip().split('.')
+        node = cfg
+        for part in parents:
+            if part not in node:
+                raise KeyError(f'--variant {spec!r}: model has no {key.strip()!r}')
+            node = node[part]
+        try:
+            node[leaf] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            node[leaf] = value.strip()
+    return name, cfg
+
+
+def low_rank_svd_ms(model_cfg, args) -> float:
+    """Median time of ``nuclear_norm`` forward + backward on M of the config's size (d x d)."""
+    from mmfacealign.models.losses import nuclear_norm
+    d = model_cfg.head.in_features
+    m = torch.eye(d, device=args.device) + 0.01 * torch.randn(d, d, device=args.device)
+    m.requires_grad_(True)
+
+    def run():
+        m.grad = None
+        nuclear_norm(m).backward()
+    return median_time(run, max(3, args.repeats // 2)) * 1e3
 
 
 def main(argv=None):
@@ -294,8 +350,21 @@ def main(argv=None):
             res['latency_overhead_pct'] = 100 * (res['latency_ms'] / ref['latency_ms'] - 1)
             rows.append(ref)
             print(f"measured {ref['config']}: latency {ref['latency_ms']:.1f} ms", flush=True)
+        if cfg.model.head.get('type') == 'LowRankRegressionHead' and cfg.model.head.get('low_rank', True):
+            res['svd_ms'] = low_rank_svd_ms(cfg.model, args)
+            res['svd_share_pct'] = 100 * res['svd_ms'] / res['train_step_ms']
+            print(f"{name}: nuclear norm of M ({cfg.model.head.in_features}^2, SVD + subgradient) {res['svd_ms']:.1f} "
+                  f"ms = {res['svd_share_pct']:.1f}% of the training step", flush=True)
         rows.append(res)
         print(f"measured {res['config']}: latency {res['latency_ms']:.1f} ms", flush=True)
+        for spec in args.variant:
+            vname, vcfg = apply_variant(cfg.model, spec)
+            var = measure(vcfg, size, args)
+            var.update(config=f'{name} [{vname}]', input=f'{size[0]}x{size[1]}')
+            var['train_step_overhead_pct'] = 100 * (var['train_step_ms'] / res['train_step_ms'] - 1)
+            var['latency_overhead_pct'] = 100 * (var['latency_ms'] / res['latency_ms'] - 1)
+            rows.append(var)
+            print(f"measured {var['config']}: train step {var['train_step_ms']:.0f} ms", flush=True)
     if args.relative_to is not None:
         base = rows[args.relative_to]['latency_ms']
         for r in rows:

@@ -1,4 +1,5 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 from .resnet_with_stem import ResNetWithStem
+from .truncated_resnet import TruncatedResNet
 
-__all__ = ['ResNetWithStem']
+__all__ = ['ResNetWithStem', 'TruncatedResNet']

@@ -2,5 +2,6 @@
 from .base_regression_head import BaseLandmarkRegressionHead
 from .cropnet_head import CropNetHead
 from .gcn_head import GCNLandmarkHead
+from .low_rank_head import LowRankRegressionHead
 
-__all__ = ['BaseLandmarkRegressionHead', 'CropNetHead', 'GCNLandmarkHead']
+__all__ = ['BaseLandmarkRegressionHead', 'CropNetHead', 'GCNLandmarkHead', 'LowRankRegressionHead']

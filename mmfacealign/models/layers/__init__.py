@@ -2,9 +2,12 @@
 from .cropnet import CropNet
 from .dynamic_adjacency import DynamicAdjacency
 from .graph_conv import GraphConvBlock, ResGraphBlock, SemGCN, SemGraphConv, init_graph_conv_weight, masked_softmax
+from .low_rank import LowRankModule
 from .node_mapper import NodeMapper
+from .odn_blocks import DistillationModule, GeometryAwareModule, channel_matrix_product
 
 __all__ = [
     'SemGraphConv', 'GraphConvBlock', 'ResGraphBlock', 'SemGCN', 'masked_softmax', 'init_graph_conv_weight',
-    'NodeMapper', 'DynamicAdjacency', 'CropNet'
+    'NodeMapper', 'DynamicAdjacency', 'CropNet', 'GeometryAwareModule', 'DistillationModule',
+    'channel_matrix_product', 'LowRankModule'
 ]

@@ -1,0 +1,5 @@
+# ODN ablation, paper Table 4 (NRMSE on 300W challenging, ResNet-18): all three modules without the L1 term on the distillation map (paper 6.81)
+# Everything else is td-odn_res18_1xb64-210e_300w-224x224.py (the full model, paper 6.67).
+_base_ = ['../td-odn_res18_1xb64-210e_300w-224x224.py']
+
+model = dict(head=dict(map_loss=None))

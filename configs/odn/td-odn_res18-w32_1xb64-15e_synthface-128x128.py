@@ -1,0 +1,31 @@
+# ODN (CVPR 2019) on SynthFace at 128x128, CPU-sized and under the same budget as the baseline
+# (configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py): the same ResNet-18 at width 32 from scratch
+# (here without its last residual unit, whose place the ODN modules take), input, data, optimiser, schedule and
+# flip test. What differs is ODN: GM and DM in parallel on the 256 x 4 x 4 map, down-sampling to 32 x 4 x 4 = 512,
+# the low-rank module M (512 x 512) and the FC; ODN's objective (L2 + nuclear norm + Frobenius norm of M + L1 of
+# the distillation map; conv/FC weight decay 2e-5 for alpha, lambda). The Table 4 variants are the same config with
+# modules switched off (configs/odn/README.md lists the --cfg-options).
+_base_ = ['../baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py']
+
+optim_wrapper = dict(
+    optimizer=dict(type='Adam', lr=2e-3, weight_decay=2e-5),
+    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., custom_keys={'head.low_rank': dict(decay_mult=0.)}))
+
+model = dict(
+    backbone=dict(_delete_=True, type='TruncatedResNet', depth=18, base_channels=32, num_removed_blocks=1,
+                  init_cfg=None),
+    neck=dict(
+        _delete_=True, type='OcclusionAdaptiveNeck', in_channels=256, use_gm=True, use_dm=True,
+        gm=dict(mid_channels=128, product_channels=256, out_channels=256), dm=dict(mid_channels=32),
+        reduce_channels=32, pool_size=4),
+    head=dict(
+        _delete_=True,
+        type='LowRankRegressionHead',
+        in_features=512,
+        num_joints=68,
+        low_rank=dict(type='LowRankModule', init='identity'),
+        loss=dict(type='NormalizedL2Loss', norm_indices=None),
+        nuclear_loss=dict(type='NuclearNormLoss', loss_weight=1e-6),
+        frobenius_loss=dict(type='FrobeniusNormLoss', loss_weight=1e-5),
+        map_loss=dict(type='MapL1Loss', loss_weight=1e-6),
+        decoder={{_base_.codec}}))

@@ -1,0 +1,106 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""ODN's geometry-aware and distillation modules.
+
+ODN: Zhu, Shi, Zheng, Sadiq, "Robust Facial Landmark Detection via Occlusion-adaptive Deep Networks", CVPR 2019
+(``method_facts.md`` C). Both take a feature map (C, H, W) (in ODN the 512 x 7 x 7 input of ResNet-18's last
+residual unit) and return one of the same size; the paper gives the layer types but not the channel widths,
+which are arguments here (defaults below, chosen by us).
+
+* :class:`GeometryAwareModule` (GM, Sec. 3.1, Fig. 2): Pathway-A (1x1, 3x3, 1x1) and Pathway-B (1x1, 5x5, 1x1)
+  give maps A and B of the same size, combined "via the matrix outer product of the corresponding channel": the
+  response at a position is "a weighted sum of the features at all positions from the corresponding row and
+  column". We read this as the per-channel matrix product ``G_c = A_c @ B_c`` (for square maps; see
+  :func:`channel_matrix_product` for non-square ones): ``G_c[i, j] = sum_k A_c[i, k] B_c[k, j]`` combines row i
+  of A with column j of B. A 1x1 convolution then gives the geometric representation.
+* :class:`DistillationModule` (DM, Sec. 3.2): Pathway-C, a residual block (the clean signal path), and
+  Pathway-D, the same 1-3-1 structure with fewer kernels ending in a 1x1 convolution to a single-channel map P;
+  ``sigmoid(P)`` weights Pathway-C's output at every position (the occlusion-adaptive attention). P is kept on
+  the module's output for the L1 term (Eq. 3) and for visualisation (Fig. 6).
+"""
+from typing import Optional, Tuple
+
+import torch
+from mmcv.cnn import ConvModule
+from mmpose.models.backbones.resnet import BasicBlock
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+
+def channel_matrix_product(a: Tensor, b: Tensor) -> Tensor:
+    """Per-channel matrix product of two maps, ``G[n, c] = A[n, c] @ B[n, c]`` (ODN Sec. 3.1, our reading).
+
+    For square maps (H = W, ODN's 7 x 7) this is the plain matrix product of the two H x H channel maps. For
+    non-square maps (H != W) both are zero-padded to S x S with S = max(H, W), multiplied and cropped back to
+    H x W, i.e. ``G[i, j] = sum_{k < min(H, W)} A[i, k] B[k, j]``: row i of A meets column j of B over the
+    positions both have, and the output keeps the input's size.
+
+    Shapes: ``a, b (N, C, H, W) -> (N, C, H, W)``.
+    """
+    if a.shape != b.shape or a.ndim != 4:
+        raise ValueError(f'channel_matrix_product: expected two (N, C, H, W) maps of one shape, got '
+                         f'{tuple(a.shape)} and {tuple(b.shape)}')
+    h, w = a.shape[-2:]
+    if h == w:
+        return torch.matmul(a, b)
+    k = min(h, w)
+    # A[:, :, :, :k] (H x k) @ B[:, :, :k, :] (k x W) = H x W: the padded product, cropped
+    return torch.matmul(a[..., :k], b[..., :k, :])
+
+
+def _pathway(in_channels: int, mid_channels: int, out_channels: int, kernel_size: int,
+             final_act: bool = True) -> nn.Sequential:
+    """1x1 -> kxk -> 1x1 convolutions (Conv-BN-ReLU; the last one optionally plain), spatial size kept."""
+    return nn.Sequential(
+        ConvModule(in_channels, mid_channels, 1, norm_cfg=dict(type='BN')),
+        ConvModule(mid_channels, mid_channels, kernel_size, padding=kernel_size // 2, norm_cfg=dict(type='BN')),
+        ConvModule(mid_channels, out_channels, 1, norm_cfg=dict(type='BN') if final_act else None,
+                   act_cfg=dict(type='ReLU') if final_act else None))
+
+
+@MODELS.register_module()
+class GeometryAwareModule(nn.Module):
+    """ODN's geometry-aware module (Sec. 3.1, Fig. 1-2).
+
+    Args:
+        in_channels (int): Input channels C.
+        out_channels (int, optional): Channels of the geometric representation. Default: ``in_channels``.
+        mid_channels (int): Channels inside both pathways. Default 128 (ours; the paper gives none).
+        product_channels (int): Channels of A and B, i.e. of the per-channel products. Default 256 (ours).
+
+    Shapes: ``forward(x (N, C, H, W)) -> (N, out_channels, H, W)``; any H, W (see
+    :func:`channel_matrix_product` for non-square maps).
+    """
+
+    def __init__(self, in_channels: int, out_channels: Optional[int] = None, mid_channels: int = 128,
+                 product_channels: int = 256):
+        super().__init__()
+        out_channels = out_channels or in_channels
+        self.out_channels = out_channels
+        self.pathway_a = _pathway(in_channels, mid_channels, product_channels, 3)
+        self.pathway_b = _pathway(in_channels, mid_channels, product_channels, 5)
+        self.fuse = ConvModule(product_channels, out_channels, 1, norm_cfg=dict(type='BN'))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fuse(channel_matrix_product(self.pathway_a(x), self.pathway_b(x)))
+
+
+@MODELS.register_module()
+class DistillationModule(nn.Module):
+    """ODN's distillation module (Sec. 3.2, Fig. 1).
+
+    Args:
+        in_channels (int): Input channels C (Pathway-C keeps them).
+        mid_channels (int): Channels inside Pathway-D, "fewer kernels" than Pathway-A. Default 32 (ours).
+
+    Shapes: ``forward(x (N, C, H, W)) -> (clean (N, C, H, W), P (N, 1, H, W))``, ``clean = C(x) * sigmoid(P)``;
+    ``P`` are the logits, ``sigmoid(P)`` the occlusion-adaptive weights (small on occluders and background).
+    """
+
+    def __init__(self, in_channels: int, mid_channels: int = 32):
+        super().__init__()
+        self.pathway_c = BasicBlock(in_channels, in_channels)
+        self.pathway_d = _pathway(in_channels, mid_channels, 1, 3, final_act=False)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        logits = self.pathway_d(x)
+        return self.pathway_c(x) * torch.sigmoid(logits), logits

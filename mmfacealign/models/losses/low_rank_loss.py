@@ -1,0 +1,78 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""Regularisers of ODN's shared structural matrix M: nuclear norm (low rank) and squared Frobenius norm.
+
+ODN (Zhu et al., CVPR 2019), Sec. 4, Eq. 3: the objective adds ``beta ||M||_*`` (the convex surrogate of
+``Rank(M)`` in Eq. 2) and ``gamma ||M||_F^2`` to the landmark loss, with beta = 1e-6 and gamma = 1e-5 (Sec. 5,
+implementation details; ``method_facts.md`` C).
+
+The nuclear norm is ``tr(|Sigma|)``, the sum of the singular values (Eq. 4); its (sub)gradient is
+``U sign(Sigma) V^T`` (Eq. 8; ``sign`` is 1 on the positive singular values and 0 on vanishing ones, a valid
+subgradient). Autograd through ``torch.linalg.svd`` is not safe here: its backward divides by differences of
+singular values, so it returns NaN or Inf when singular values repeat (e.g. M initialised to the identity) or
+vanish. :class:`NuclearNorm` therefore takes the SVD without autograd and applies Eq. 8 in its backward, which is
+finite for every M.
+"""
+import torch
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+
+class NuclearNorm(torch.autograd.Function):
+    """``||M||_* = sum(svd(M).S)`` with the subgradient ``U sign(S) V^T`` (ODN Eq. 4, 8). M: (d1, d2) -> scalar.
+
+    Singular values below the numerical rank tolerance ``max(S) * max(d1, d2) * eps`` count as zero (sign 0), so
+    a rank-deficient M gets the subgradient of its true rank rather than arbitrary directions of its null space.
+    """
+
+    @staticmethod
+    def forward(ctx, matrix: Tensor) -> Tensor:
+        with torch.no_grad():
+            u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+        ctx.save_for_backward(u, s, vh)
+        return s.sum()
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> Tensor:
+        u, s, vh = ctx.saved_tensors
+        # sign(Sigma): singular values are >= 0; those below the numerical rank tolerance (as matrix_rank's) are 0
+        tol = s.max().clamp_min(0) * max(u.shape[0], vh.shape[1]) * torch.finfo(s.dtype).eps if s.numel() else 0
+        sign = (s > tol).to(u.dtype)
+        return grad_output * (u * sign) @ vh
+
+
+def nuclear_norm(matrix: Tensor) -> Tensor:
+    """Nuclear norm of a 2-D tensor with a finite (sub)gradient everywhere (see :class:`NuclearNorm`)."""
+    if matrix.ndim != 2:
+        raise ValueError(f'nuclear_norm: expected a matrix (d1, d2), got shape {tuple(matrix.shape)}')
+    return NuclearNorm.apply(matrix)
+
+
+@MODELS.register_module()
+class NuclearNormLoss(nn.Module):
+    """``loss_weight * ||M||_*`` (ODN Eq. 3, the ``beta`` term; default beta = 1e-6, Sec. 5).
+
+    Shapes: ``forward(matrix (d1, d2)) -> scalar``. Its SVD runs in the matrix's dtype and device; for d = 512 it
+    takes about 50 ms on 2 CPU cores, once per training step.
+    """
+
+    def __init__(self, loss_weight: float = 1e-6):
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, matrix: Tensor) -> Tensor:
+        return nuclear_norm(matrix) * self.loss_weight
+
+
+@MODELS.register_module()
+class FrobeniusNormLoss(nn.Module):
+    """``loss_weight * ||M||_F^2`` (ODN Eq. 3, the ``gamma`` term; default gamma = 1e-5, Sec. 5).
+
+    Shapes: ``forward(matrix (...)) -> scalar`` (the sum of squares of all entries).
+    """
+
+    def __init__(self, loss_weight: float = 1e-5):
+        super().__init__()
+        self.loss_weight = loss_weight
+
+    def forward(self, matrix: Tensor) -> Tensor:
+        return matrix.pow(2).sum() * self.loss_weight

@@ -1,0 +1,4 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+from .occlusion_adaptive_neck import OcclusionAdaptiveNeck
+
+__all__ = ['OcclusionAdaptiveNeck']

@@ -1,0 +1,78 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""ODN's occlusion-adaptive framework in place of ResNet-18's last residual unit: GM and DM in parallel, their
+concatenation, down-sampling.
+
+ODN (Zhu et al., CVPR 2019), Sec. 3 and Fig. 1: the input of the last residual unit goes to the geometry-aware
+module (:class:`~mmfacealign.models.layers.GeometryAwareModule`) and the distillation module
+(:class:`~mmfacealign.models.layers.DistillationModule`) in parallel; "geometric feature maps and clean feature
+representation of holistic face are concatenated into one high-dimensional feature map ... The hybrid feature
+maps are down-sampled and flattened into a feature vector as the input of the low-rank learning module".
+
+Down-sampling (the paper gives none): a 1x1 Conv-BN-ReLU to ``reduce_channels`` then adaptive average pooling to
+``pool_size x pool_size``, so that the flattened vector has ``d = reduce_channels * pool_size^2`` entries, 512 by
+default (32 x 4 x 4). The low-rank module's M is d x d and its nuclear norm needs one SVD of M per training step:
+at d = 512 that is 0.26M parameters and about 50 ms on 2 CPU cores, where flattening the 1024 x 7 x 7 hybrid map
+as it is (d = 50176) would make M 2.5 billion parameters. The 4 x 4 grid keeps a coarse layout of the face that
+global pooling would lose.
+"""
+from typing import Sequence, Tuple
+
+import torch
+from mmcv.cnn import ConvModule
+from mmpose.models.backbones.resnet import BasicBlock
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+
+@MODELS.register_module()
+class OcclusionAdaptiveNeck(nn.Module):
+    """GM and DM in parallel on the last backbone map, concatenation, down-sampling (ODN Sec. 3, Fig. 1).
+
+    Args:
+        in_channels (int): Channels of the backbone map it reads (ResNet-18: 512).
+        use_gm (bool): Geometry-aware module on. Default True.
+        use_dm (bool): Distillation module on. Default True. With both off, a plain residual unit (MMPose's
+            ``BasicBlock``) stands in for them: the baseline ResNet-18 of the paper's Table 4.
+        gm (dict): Extra arguments of :class:`GeometryAwareModule` (``mid_channels``, ``product_channels``,
+            ``out_channels``).
+        dm (dict): Extra arguments of :class:`DistillationModule` (``mid_channels``).
+        reduce_channels (int): Channels after the 1x1 down-sampling convolution. Default 32.
+        pool_size (int): Output grid of the adaptive average pooling. Default 4.
+        in_index (int): Which backbone output it reads. Default -1.
+
+    Shapes: ``forward(feats) -> (hybrid (B, reduce_channels, pool_size, pool_size), P (B, 1, H, W))``, or
+    ``(hybrid, )`` without the distillation module; ``P`` are the distillation logits (``sigmoid(P)`` is the
+    weight map) for the L1 term and visualisation. ``num_features`` is d, the flattened size of ``hybrid``.
+    """
+
+    def __init__(self, in_channels: int = 512, use_gm: bool = True, use_dm: bool = True, gm: dict = dict(),
+                 dm: dict = dict(), reduce_channels: int = 32, pool_size: int = 4, in_index: int = -1):
+        super().__init__()
+        self.in_index = in_index
+        self.use_gm, self.use_dm = use_gm, use_dm
+        hybrid_channels = 0
+        if use_gm:
+            self.gm = MODELS.build(dict(type='GeometryAwareModule', in_channels=in_channels, **gm))
+            hybrid_channels += self.gm.out_channels
+        if use_dm:
+            self.dm = MODELS.build(dict(type='DistillationModule', in_channels=in_channels, **dm))
+            hybrid_channels += in_channels
+        if not (use_gm or use_dm):
+            self.plain = BasicBlock(in_channels, in_channels)
+            hybrid_channels = in_channels
+        self.reduce = ConvModule(hybrid_channels, reduce_channels, 1, norm_cfg=dict(type='BN'))
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.num_features = reduce_channels * pool_size * pool_size
+
+    def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
+        x = feats[self.in_index] if isinstance(feats, (list, tuple)) else feats
+        parts, logits = [], None
+        if self.use_gm:
+            parts.append(self.gm(x))
+        if self.use_dm:
+            clean, logits = self.dm(x)
+            parts.append(clean)
+        if not parts:
+            parts.append(self.plain(x))
+        hybrid = self.pool(self.reduce(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]))
+        return (hybrid, ) if logits is None else (hybrid, logits)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# ODN's Table 4 on SynthFace: train and test each variant of configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py
+# under the same budget (15 epochs, CPU-sized), then print NME clean / occluded / masked per variant.
+#   bash tools/benchmarks/odn_synthface_ablation.sh [VARIANT ...]     # default: all six; about 11 min each on 2 cores
+# Variants: brnet gm-dm dm-lm gm-lm all-no-l1 all (as configs/odn/ablation/, on SynthFace). Work dirs:
+# work_dirs/odn_ablation/<variant>; the data is generated first if missing (tools/misc/generate_synthface.py).
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+VENV="$(bash tools/setup_env.sh | tail -n 1)"
+PY="$VENV/bin/python"
+CONFIG=configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py
+DATA_ROOT="${DATA_ROOT:-data/synthface}"
+"$PY" tools/misc/generate_synthface.py --out-dir "$DATA_ROOT"
+
+declare -A OPTIONS=(
+  [brnet]="model.neck.use_gm=False model.neck.use_dm=False model.head.low_rank=None"
+  [gm-dm]="model.head.low_rank=None"
+  [dm-lm]="model.neck.use_gm=False"
+  [gm-lm]="model.neck.use_dm=False"
+  [all-no-l1]="model.head.map_loss=None"
+  [all]=""
+)
+VARIANTS=("$@")
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(brnet gm-dm dm-lm gm-lm all-no-l1 all)
+DATA=(train_dataloader.dataset.data_root="$DATA_ROOT/" val_dataloader.dataset.data_root="$DATA_ROOT/")
+for i in 0 1 2; do DATA+=("test_dataloader.dataset.datasets.$i.data_root=$DATA_ROOT/"); done
+
+for v in "${VARIANTS[@]}"; do
+  [ -n "${OPTIONS[$v]+x}" ] || { echo "unknown variant $v (known: ${!OPTIONS[*]})" >&2; exit 2; }
+  work="work_dirs/odn_ablation/$v"
+  echo "== $v: training (${OPTIONS[$v]:-the full model})"
+  t0=$(date +%s)
+  # shellcheck disable=SC2086
+  "$PY" tools/train.py "$CONFIG" --work-dir "$work" --cfg-options "${DATA[@]}" ${OPTIONS[$v]} > "$work.train.log" 2>&1 \
+    || { tail -n 30 "$work.train.log"; exit 1; }
+  ckpt="$(ls -t "$work"/best_*.pth | head -n 1)"
+  # shellcheck disable=SC2086
+  "$PY" tools/test.py "$CONFIG" "$ckpt" --work-dir "$work/test" --out "$work/metrics.json" \
+    --cfg-options "${DATA[@]}" ${OPTIONS[$v]} > "$work.test.log" 2>&1 || { tail -n 30 "$work.test.log"; exit 1; }
+  echo "   $(( $(date +%s) - t0 )) s, checkpoint $ckpt"
+done
+
+echo "== inter-ocular NME % (FR@0.1 %) on SynthFace's test splits"
+"$PY" - "${VARIANTS[@]}" <<'PY'
+import json, sys
+print(f"{'variant':<11} {'clean':>13} {'occluded':>13} {'masked':>13} {'occl. landmarks':>16}")
+for v in sys.argv[1:]:
+    m = json.load(open(f'work_dirs/odn_ablation/{v}/metrics.json'))
+    cells = [f"{100 * m[s + '/NME']:6.2f} ({100 * m[s + '/FR@0.1']:4.1f})" for s in ('clean', 'occluded', 'masked')]
+    print(f"{v:<11} {' '.join(f'{c:>13}' for c in cells)} {100 * m['NME_occluded']:16.2f}")
+PY
