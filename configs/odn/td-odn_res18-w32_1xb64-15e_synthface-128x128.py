@@ -7,9 +7,15 @@
 # modules switched off (configs/odn/README.md lists the --cfg-options).
 _base_ = ['../baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py']
 
+# Eq. 3's alpha ||W_c||_F^2 + lambda ||W_fc||_F^2 as weight decay (its gradient is 2 alpha W): the optimiser's
+# weight_decay is 2 alpha on the conv weights, the FC weight's decay_mult is lambda / alpha; BN, biases and M (which
+# has its own gamma term in the loss) get none
+odn_alpha, odn_lambda = 1e-5, 1e-5
 optim_wrapper = dict(
-    optimizer=dict(type='Adam', lr=2e-3, weight_decay=2e-5),
-    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., custom_keys={'head.low_rank': dict(decay_mult=0.)}))
+    optimizer=dict(type='Adam', lr=2e-3, weight_decay=2 * odn_alpha),
+    paramwise_cfg=dict(
+        norm_decay_mult=0., bias_decay_mult=0.,
+        custom_keys={'head.low_rank': dict(decay_mult=0.), 'head.fc.weight': dict(decay_mult=odn_lambda / odn_alpha)}))
 
 model = dict(
     backbone=dict(_delete_=True, type='TruncatedResNet', depth=18, base_channels=32, num_removed_blocks=1,

@@ -24,11 +24,15 @@ custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 # runtime
 max_epochs = 210
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
-# alpha ||W_c||^2 + lambda ||W_fc||^2 as weight decay 2 alpha = 2 lambda = 2e-5 on conv and FC weights only; M has
-# its own gamma term in the loss, so no decay there
+# Eq. 3's alpha ||W_c||_F^2 + lambda ||W_fc||_F^2 as weight decay (its gradient is 2 alpha W): the optimiser's
+# weight_decay is 2 alpha on the conv weights, the FC weight's decay_mult is lambda / alpha; BN, biases and M (which
+# has its own gamma term in the loss) get none
+odn_alpha, odn_lambda = 1e-5, 1e-5
 optim_wrapper = dict(
-    optimizer=dict(type='Adam', lr=5e-4, weight_decay=2e-5),
-    paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., custom_keys={'head.low_rank': dict(decay_mult=0.)}))
+    optimizer=dict(type='Adam', lr=5e-4, weight_decay=2 * odn_alpha),
+    paramwise_cfg=dict(
+        norm_decay_mult=0., bias_decay_mult=0.,
+        custom_keys={'head.low_rank': dict(decay_mult=0.), 'head.fc.weight': dict(decay_mult=odn_lambda / odn_alpha)}))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
     dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[170, 200], gamma=0.1, by_epoch=True),

@@ -202,3 +202,32 @@ def test_table4_configs_switch_their_modules_off():
         has_l1 = model.head.map_loss is not None
         got = (model.neck.use_gm, model.neck.use_dm, model.head.low_rank is not None, has_l1)
         assert got == expected[variant], (variant, got)
+
+
+@pytest.mark.parametrize('name', ['td-odn_res18_1xb64-210e_300w-224x224.py',
+                                  'td-odn_res18-w32_1xb64-15e_synthface-128x128.py'])
+def test_alpha_lambda_are_weight_decay_on_conv_and_fc_weights(name):
+    """Eq. 3's alpha ||W_c||^2 and lambda ||W_fc||^2: decay 2 alpha on every conv weight, 2 lambda on the FC weight,
+    none on M (gamma is a loss term), BN parameters or biases."""
+    from mmengine.optim import build_optim_wrapper
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'odn', name))
+    cfg.model.backbone.init_cfg = None
+    model = build_pose_estimator(cfg.model)
+    cfg.optim_wrapper.paramwise_cfg.custom_keys['head.fc.weight'] = dict(decay_mult=3.)  # lambda = 3 alpha
+    groups = build_optim_wrapper(model, cfg.optim_wrapper).optimizer.param_groups
+    decay = {id(p): g['weight_decay'] for g in groups for p in g['params']}
+    alpha = cfg.odn_alpha
+    seen = set()
+    for mod_name, module in model.named_modules():
+        for p_name, p in module.named_parameters(recurse=False):
+            full = f'{mod_name}.{p_name}'
+            if isinstance(module, torch.nn.Conv2d) and p_name == 'weight':
+                want = 2 * alpha
+            elif full == 'head.fc.weight':
+                want = 2 * alpha * 3.
+            else:                                   # BN weight/bias, conv/FC biases, head.low_rank.weight (M)
+                want = 0.
+            assert decay[id(p)] == pytest.approx(want), full
+            seen.add(full)
+    assert {'head.low_rank.weight', 'head.fc.weight', 'head.fc.bias'} <= seen
