@@ -8,16 +8,19 @@
 #
 # No public code exists; what the paper leaves open (each a config value, see configs/odn/README.md):
 #   - layer widths: Pathway-A/B 1x1 -> 128, 3x3 / 5x5, 1x1 -> 256, per-channel product, 1x1 -> 512; Pathway-D
-#     (the "fewer kernels") 32; Pathway-C a BasicBlock 512 -> 512;
+#     (the "fewer kernels") 32; Pathway-C a BasicBlock 512 -> 512, initialised (like BRNet's plain unit) from the
+#     ImageNet weights of the unit it replaces; GM, Pathway-D, the reduction, M and the FC from scratch;
 #   - the "outer product of the corresponding channel" read as the per-channel matrix product A_c @ B_c;
 #   - down-sampling: 1x1 conv to 32 channels, average pooling to 4x4 (d = 512, a tractable M);
 #   - M initialised to the identity; the L2 term on normalised coordinates (RegressionLabel's), where the
-#     paper's coefficients are of the landmark term's order; the L1 term on sigmoid(P);
+#     paper's coefficients weigh the most (still little: see the README); the L1 term on sigmoid(P);
 #   - optimiser and schedule (not in the paper): MMPose's regression recipe, Adam 5e-4, 210 epochs, x0.1 at 170
 #     and 200, batch 64.
 # Deviations: MMPose's box crop (x1.25) and truncated-normal jitter (the paper gives no ranges); ImageNet
-# normalisation; no flip test. Checkpoints are selected on the test sets (300W has no other validation split,
-# as in MMPose's 300W configs); set default_hooks.checkpoint.save_best=None to report the last epoch instead.
+# normalisation; no flip test. The L2 term supervises all 2N coordinates, also of landmarks the augmentation pushes
+# out of the crop (the paper's L2 has no weights; loss.use_target_weight=True drops them, as MMPose's heads do).
+# Checkpoints are selected on the test sets (300W has no other validation split, as in MMPose's 300W configs); set
+# default_hooks.checkpoint.save_best=None to report the last epoch instead.
 _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 
@@ -49,13 +52,15 @@ model = dict(
     data_preprocessor=dict(
         type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True),
-    # ResNet-18 without its last residual unit (512 x 7 x 7 out); ImageNet weights (the removed unit's are unused)
+    # ResNet-18 without its last residual unit (512 x 7 x 7 out); ImageNet weights
     backbone=dict(type='TruncatedResNet', depth=18, num_removed_blocks=1,
                   init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18')),
     neck=dict(
         type='OcclusionAdaptiveNeck', in_channels=512, use_gm=True, use_dm=True,
         gm=dict(mid_channels=128, product_channels=256, out_channels=512), dm=dict(mid_channels=32),
-        reduce_channels=32, pool_size=4),
+        reduce_channels=32, pool_size=4,
+        # the residual block in the removed unit's place (DM's Pathway-C; BRNet's plain unit) starts from it
+        residual_init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18', prefix='layer4.1.')),
     head=dict(
         type='LowRankRegressionHead',
         in_features=512,                                     # 32 x 4 x 4

@@ -82,12 +82,20 @@ def test_nuclear_norm_value_and_subgradient():
     u, s, vh = torch.linalg.svd(r.detach())
     assert torch.isfinite(r.grad).all()
     torch.testing.assert_close(r.grad, u[:, :2] @ vh[:2], atol=1e-8, rtol=1e-6)
-    # repeated singular values (the identity, LowRankModule's initialisation) and the zero matrix: finite
-    for matrix in (torch.eye(5, dtype=torch.float64), torch.zeros(4, 4, dtype=torch.float64)):
-        matrix.requires_grad_(True)
-        value = nuclear_norm(matrix)
-        value.backward()
-        assert torch.isfinite(matrix.grad).all()
+    # repeated singular values (the identity, LowRankModule's initialisation): U V^T = I, where autograd through
+    # the full SVD gives NaN; the zero matrix: the zero subgradient
+    eye = torch.eye(5, dtype=torch.float64, requires_grad=True)
+    nuclear_norm(eye).backward()
+    torch.testing.assert_close(eye.grad, torch.eye(5, dtype=torch.float64))
+    zero = torch.zeros(4, 4, dtype=torch.float64, requires_grad=True)
+    nuclear_norm(zero).backward()
+    torch.testing.assert_close(zero.grad, torch.zeros(4, 4, dtype=torch.float64))
+    # repeated AND vanishing: Q diag(2, 2, 1, 0) Q^T -> Q diag(1, 1, 1, 0) Q^T (svdvals' autograd gives Q Q^T = I)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64))
+    both = (q @ torch.diag(torch.tensor([2., 2., 1., 0.], dtype=torch.float64)) @ q.T).requires_grad_(True)
+    nuclear_norm(both).backward()
+    expected = q @ torch.diag(torch.tensor([1., 1., 1., 0.], dtype=torch.float64)) @ q.T
+    torch.testing.assert_close(both.grad, expected, atol=1e-8, rtol=1e-6)
     torch.testing.assert_close(nuclear_norm(torch.eye(5)), torch.tensor(5.))
     with pytest.raises(ValueError, match='matrix'):
         nuclear_norm(torch.rand(2, 3, 4))
@@ -158,9 +166,11 @@ def test_head_loss_terms_by_hand_and_gradients():
     packed = get_packed_inputs(batch_size=2, num_keypoints=68, img_shape=(224, 224), input_size=(224, 224),
                                with_heatmap=False, with_simcc_label=False)
     data = model.data_preprocessor(packed, training=True)
+    m = model.head.low_rank.weight
+    with torch.no_grad():                       # away from the identity, so the norms are not just d beta, d gamma
+        m.copy_(torch.eye(m.shape[0]) + 0.3 * torch.randn(m.shape))
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_kpt', 'loss_nuclear', 'loss_frobenius', 'loss_map_l1', 'acc_pose'}
-    m = model.head.low_rank.weight
     torch.testing.assert_close(losses['loss_nuclear'], 1e-6 * torch.linalg.svdvals(m.detach()).sum())
     torch.testing.assert_close(losses['loss_frobenius'], 1e-5 * (m.detach() ** 2).sum())
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
@@ -172,6 +182,10 @@ def test_head_loss_terms_by_hand_and_gradients():
     torch.testing.assert_close(losses['loss_kpt'], ((pred - labels) ** 2).sum((1, 2)).mean())
     # the L1 term on sigmoid(P) by default, on P with map_l1_on='logits'
     torch.testing.assert_close(losses['loss_map_l1'], 1e-6 * feats[1].sigmoid().abs().flatten(1).sum(1).mean())
+    model.head.map_l1_on = 'logits'
+    losses = model(**data, mode='loss')
+    torch.testing.assert_close(losses['loss_map_l1'], 1e-6 * feats[1].abs().flatten(1).sum(1).mean())
+    model.head.map_l1_on = 'probability'
     model.eval()
     with torch.no_grad():
         preds = model(**model.data_preprocessor(packed, training=False), mode='predict')
@@ -231,3 +245,22 @@ def test_alpha_lambda_are_weight_decay_on_conv_and_fc_weights(name):
             assert decay[id(p)] == pytest.approx(want), full
             seen.add(full)
     assert {'head.low_rank.weight', 'head.fc.weight', 'head.fc.bias'} <= seen
+
+
+def test_residual_block_loads_the_removed_unit(tmp_path):
+    """``residual_init_cfg`` loads ResNet-18's last unit (``layer4.1.*``) into BRNet's plain block and Pathway-C,
+    so the Table 4 baseline is the pretrained ResNet-18 (a local checkpoint stands in for torchvision's)."""
+    torch.manual_seed(0)
+    resnet = ResNet(depth=18, base_channels=4)
+    ckpt = str(tmp_path / 'resnet.pth')
+    torch.save({k: v for k, v in resnet.state_dict().items()}, ckpt)
+    init = dict(type='Pretrained', checkpoint=ckpt, prefix='layer4.1.')
+    for use_dm in (False, True):
+        neck = OcclusionAdaptiveNeck(in_channels=32, use_gm=False, use_dm=use_dm, dm=dict(mid_channels=4),
+                                     reduce_channels=4, pool_size=2, residual_init_cfg=init)
+        neck.init_weights()
+        block = neck.dm.pathway_c if use_dm else neck.plain
+        for name, value in block.state_dict().items():
+            torch.testing.assert_close(value, resnet.layer4[1].state_dict()[name], msg=name)
+    with pytest.raises(ValueError, match=r'model.neck.in_channels=32'):
+        neck((torch.rand(1, 16, 4, 4), ))

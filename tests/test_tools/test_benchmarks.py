@@ -71,14 +71,17 @@ def test_benchmark_odn_with_variant_and_svd_share(repo_root, tmp_path):
                 '--repeats', '1', '--throughput-batch', '2', '--train-batch', '2', '--out', str(out)], repo_root)
     ref, odn, no_reg = json.loads(out.read_text())
     assert ref['config'].endswith('[plain ResNet + RegressionHead reference]')
-    assert no_reg['config'].endswith('[no-reg]') and 'train_step_overhead_pct' in no_reg
+    assert no_reg['config'].endswith('[no-reg]') and 'config_adds_train_pct' in no_reg
     # the regularisers have no parameters: same model size; GM, DM, the reduction and M (512 x 512) add to the reference
     assert no_reg['params_M'] == odn['params_M'] > ref['params_M'] + 0.262144
     assert odn['svd_ms'] > 0 and 0 < odn['svd_share_pct'] and 'nuclear norm of M (512^2' in text
+    assert 'to this variant' in text
 
 
 def test_benchmark_variant_names_the_missing_key(repo_root):
-    r = subprocess.run([sys.executable, 'tools/analysis_tools/benchmark_model.py',
-                        'configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py', '--variant',
-                        'bad:head.no_such_block.x=1', '--repeats', '1'], cwd=repo_root, capture_output=True, text=True)
-    assert r.returncode != 0 and "model has no 'head.no_such_block.x'" in r.stderr
+    for spec, key in (('bad:head.no_such_block.x=1', 'head.no_such_block.x'), ('typo:head.nuclear_los=None',
+                                                                              'head.nuclear_los')):
+        r = subprocess.run([sys.executable, 'tools/analysis_tools/benchmark_model.py',
+                            'configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py', '--variant', spec,
+                            '--repeats', '1'], cwd=repo_root, capture_output=True, text=True)
+        assert r.returncode != 0 and f"model has no '{key}'" in r.stderr, r.stderr[-2000:]

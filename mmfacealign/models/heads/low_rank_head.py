@@ -38,8 +38,11 @@ class LowRankRegressionHead(BaseLandmarkRegressionHead):
         loss (dict): The landmark term. Default :class:`NormalizedL2Loss` without a normaliser: the summed squared
             error of the 2K coordinates, averaged over the batch, Eq. 3's first term.
         loss_space (str): Coordinates the landmark term compares: ``'normalised'`` (default; MMPose's
-            ``RegressionLabel`` space, in which the paper's small coefficients beta, gamma, eta are of the order of
-            the landmark term; the paper does not state its units) or ``'pixel'`` (input pixels).
+            ``RegressionLabel`` space, where the regularisers weigh the most against the landmark term; the paper
+            does not state its units) or ``'pixel'`` (input pixels, where they are 224^2 times smaller still).
+            Even in normalised coordinates the paper's coefficients barely act: at the end of the SynthFace run
+            (configs/odn/README.md) ``loss_kpt`` 0.171, ``loss_frobenius`` 5.0e-3, ``loss_nuclear`` 5.1e-4,
+            ``loss_map_l1`` 1.0e-5.
         nuclear_loss (dict, optional): ``beta ||M||_*``. Default :class:`NuclearNormLoss` (1e-6, Sec. 5).
         frobenius_loss (dict, optional): ``gamma ||M||_F^2``. Default :class:`FrobeniusNormLoss` (1e-5).
         map_loss (dict, optional): ``eta ||P||_1``. Default :class:`MapL1Loss` (1e-6); ``None`` is the Table 4
@@ -90,7 +93,9 @@ class LowRankRegressionHead(BaseLandmarkRegressionHead):
         x = feats[0].flatten(1)
         if x.shape[1] != self.in_features:
             raise ValueError(f'LowRankRegressionHead: the neck gave {x.shape[1]} features per image (a map of '
-                             f'{tuple(feats[0].shape[1:])}), but in_features={self.in_features}')
+                             f'{tuple(feats[0].shape[1:])}), but in_features={self.in_features}: set '
+                             'model.head.in_features to model.neck.reduce_channels * model.neck.pool_size ** 2 '
+                             f'= {x.shape[1]}')
         if self.low_rank is not None:
             x = self.low_rank(x)
         return self.fc(x).reshape(-1, self.num_joints, 2)

@@ -37,7 +37,8 @@ class LowRankModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f'LowRankModule: expected (B, {self.num_features}) features, got {tuple(x.shape)}')
+            raise ValueError(f'LowRankModule: expected (B, {self.num_features}) features (num_features, set by the '
+                             f"head's in_features), got {tuple(x.shape)}")
         return x @ self.weight
 
     def extra_repr(self) -> str:

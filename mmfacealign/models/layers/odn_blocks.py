@@ -21,6 +21,7 @@ from typing import Optional, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
 from mmpose.models.backbones.resnet import BasicBlock
 from mmpose.registry import MODELS
 from torch import Tensor, nn
@@ -32,7 +33,8 @@ def channel_matrix_product(a: Tensor, b: Tensor) -> Tensor:
     For square maps (H = W, ODN's 7 x 7) this is the plain matrix product of the two H x H channel maps. For
     non-square maps (H != W) both are zero-padded to S x S with S = max(H, W), multiplied and cropped back to
     H x W, i.e. ``G[i, j] = sum_{k < min(H, W)} A[i, k] B[k, j]``: row i of A meets column j of B over the
-    positions both have, and the output keeps the input's size.
+    positions both have, and the output keeps the input's size. What this drops: for H > W the rows k >= W of B,
+    for H < W the columns k >= H of A never enter the product (and get no gradient through it).
 
     Shapes: ``a, b (N, C, H, W) -> (N, C, H, W)``.
     """
@@ -58,7 +60,7 @@ def _pathway(in_channels: int, mid_channels: int, out_channels: int, kernel_size
 
 
 @MODELS.register_module()
-class GeometryAwareModule(nn.Module):
+class GeometryAwareModule(BaseModule):
     """ODN's geometry-aware module (Sec. 3.1, Fig. 1-2).
 
     Args:
@@ -72,8 +74,8 @@ class GeometryAwareModule(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: Optional[int] = None, mid_channels: int = 128,
-                 product_channels: int = 256):
-        super().__init__()
+                 product_channels: int = 256, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
         out_channels = out_channels or in_channels
         self.out_channels = out_channels
         self.pathway_a = _pathway(in_channels, mid_channels, product_channels, 3)
@@ -85,20 +87,24 @@ class GeometryAwareModule(nn.Module):
 
 
 @MODELS.register_module()
-class DistillationModule(nn.Module):
+class DistillationModule(BaseModule):
     """ODN's distillation module (Sec. 3.2, Fig. 1).
 
     Args:
         in_channels (int): Input channels C (Pathway-C keeps them).
         mid_channels (int): Channels inside Pathway-D, "fewer kernels" than Pathway-A. Default 32 (ours).
+        residual_init_cfg (dict, optional): ``init_cfg`` of Pathway-C's residual block (MMPose ``BasicBlock``,
+            parameters ``conv1``, ``bn1``, ``conv2``, ``bn2``), e.g. ResNet-18's last unit from ImageNet weights:
+            ``dict(type='Pretrained', checkpoint='torchvision://resnet18', prefix='layer4.1.')``. Default None.
 
     Shapes: ``forward(x (N, C, H, W)) -> (clean (N, C, H, W), P (N, 1, H, W))``, ``clean = C(x) * sigmoid(P)``;
-    ``P`` are the logits, ``sigmoid(P)`` the occlusion-adaptive weights (small on occluders and background).
+    ``P`` are the logits, ``sigmoid(P)`` the occlusion-adaptive weights, which the paper wants small on
+    occluders and background (whether they are is measured by ``tools/analysis_tools/vis_distillation.py``).
     """
 
-    def __init__(self, in_channels: int, mid_channels: int = 32):
-        super().__init__()
-        self.pathway_c = BasicBlock(in_channels, in_channels)
+    def __init__(self, in_channels: int, mid_channels: int = 32, residual_init_cfg=None, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.pathway_c = BasicBlock(in_channels, in_channels, init_cfg=residual_init_cfg)
         self.pathway_d = _pathway(in_channels, mid_channels, 1, 3, final_act=False)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:

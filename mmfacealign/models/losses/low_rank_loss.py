@@ -7,10 +7,13 @@ implementation details; ``method_facts.md`` C).
 
 The nuclear norm is ``tr(|Sigma|)``, the sum of the singular values (Eq. 4); its (sub)gradient is
 ``U sign(Sigma) V^T`` (Eq. 8; ``sign`` is 1 on the positive singular values and 0 on vanishing ones, a valid
-subgradient). Autograd through ``torch.linalg.svd`` is not safe here: its backward divides by differences of
-singular values, so it returns NaN or Inf when singular values repeat (e.g. M initialised to the identity) or
-vanish. :class:`NuclearNorm` therefore takes the SVD without autograd and applies Eq. 8 in its backward, which is
-finite for every M.
+subgradient). Why a custom backward, measured with torch 2.9: autograd through the full ``torch.linalg.svd``
+divides by differences of singular values, so any graph that touches its U or V returns NaN as soon as singular
+values repeat (M starts as the identity: all of them do) or vanish; autograd through ``torch.linalg.svdvals``
+(or ``matrix_norm(ord='nuc')``) is finite but returns the full ``U V^T``, i.e. sign 1 also on vanishing singular
+values, which keeps pushing on directions M has already lost. :class:`NuclearNorm` takes the SVD without autograd
+and applies Eq. 8 with sign 0 on singular values below the numerical-rank tolerance: the minimum-norm
+subgradient, finite for every M, and equal to ``U V^T`` on a full-rank M.
 """
 import torch
 from mmpose.registry import MODELS

@@ -4,9 +4,10 @@ concatenation, down-sampling.
 
 ODN (Zhu et al., CVPR 2019), Sec. 3 and Fig. 1: the input of the last residual unit goes to the geometry-aware
 module (:class:`~mmfacealign.models.layers.GeometryAwareModule`) and the distillation module
-(:class:`~mmfacealign.models.layers.DistillationModule`) in parallel; "geometric feature maps and clean feature
-representation of holistic face are concatenated into one high-dimensional feature map ... The hybrid feature
-maps are down-sampled and flattened into a feature vector as the input of the low-rank learning module".
+(:class:`~mmfacealign.models.layers.DistillationModule`) in parallel. The end of Sec. 3.2: "geometric feature
+maps and clean feature representation of holistic face are concatenated into one high-dimensional feature map ...
+The hybrid feature maps are down-sampled and flattened into a feature vector as the input of the low-rank
+learning module".
 
 Down-sampling (the paper gives none): a 1x1 Conv-BN-ReLU to ``reduce_channels`` then adaptive average pooling to
 ``pool_size x pool_size``, so that the flattened vector has ``d = reduce_channels * pool_size^2`` entries, 512 by
@@ -19,13 +20,14 @@ from typing import Sequence, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
 from mmpose.models.backbones.resnet import BasicBlock
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 
 @MODELS.register_module()
-class OcclusionAdaptiveNeck(nn.Module):
+class OcclusionAdaptiveNeck(BaseModule):
     """GM and DM in parallel on the last backbone map, concatenation, down-sampling (ODN Sec. 3, Fig. 1).
 
     Args:
@@ -39,6 +41,10 @@ class OcclusionAdaptiveNeck(nn.Module):
         reduce_channels (int): Channels after the 1x1 down-sampling convolution. Default 32.
         pool_size (int): Output grid of the adaptive average pooling. Default 4.
         in_index (int): Which backbone output it reads. Default -1.
+        residual_init_cfg (dict, optional): ``init_cfg`` of the residual block in the removed unit's place: the
+            plain ``BasicBlock`` when both modules are off (BRNet) and DM's Pathway-C. The 224 configs load
+            ResNet-18's last unit from ImageNet, ``dict(type='Pretrained', checkpoint='torchvision://resnet18',
+            prefix='layer4.1.')``, so that BRNet is the pretrained ResNet-18. Default None (PyTorch's init).
 
     Shapes: ``forward(feats) -> (hybrid (B, reduce_channels, pool_size, pool_size), P (B, 1, H, W))``, or
     ``(hybrid, )`` without the distillation module; ``P`` are the distillation logits (``sigmoid(P)`` is the
@@ -46,19 +52,22 @@ class OcclusionAdaptiveNeck(nn.Module):
     """
 
     def __init__(self, in_channels: int = 512, use_gm: bool = True, use_dm: bool = True, gm: dict = dict(),
-                 dm: dict = dict(), reduce_channels: int = 32, pool_size: int = 4, in_index: int = -1):
-        super().__init__()
+                 dm: dict = dict(), reduce_channels: int = 32, pool_size: int = 4, in_index: int = -1,
+                 residual_init_cfg=None, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
         self.in_index = in_index
+        self.in_channels = in_channels
         self.use_gm, self.use_dm = use_gm, use_dm
         hybrid_channels = 0
         if use_gm:
             self.gm = MODELS.build(dict(type='GeometryAwareModule', in_channels=in_channels, **gm))
             hybrid_channels += self.gm.out_channels
         if use_dm:
-            self.dm = MODELS.build(dict(type='DistillationModule', in_channels=in_channels, **dm))
+            self.dm = MODELS.build(dict(type='DistillationModule', in_channels=in_channels,
+                                        residual_init_cfg=residual_init_cfg, **dm))
             hybrid_channels += in_channels
         if not (use_gm or use_dm):
-            self.plain = BasicBlock(in_channels, in_channels)
+            self.plain = BasicBlock(in_channels, in_channels, init_cfg=residual_init_cfg)
             hybrid_channels = in_channels
         self.reduce = ConvModule(hybrid_channels, reduce_channels, 1, norm_cfg=dict(type='BN'))
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
@@ -66,6 +75,9 @@ class OcclusionAdaptiveNeck(nn.Module):
 
     def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         x = feats[self.in_index] if isinstance(feats, (list, tuple)) else feats
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'OcclusionAdaptiveNeck: the backbone map has {x.shape[1]} channels, but '
+                             f'model.neck.in_channels={self.in_channels} (ResNet-18: 8 * base_channels)')
         parts, logits = [], None
         if self.use_gm:
             parts.append(self.gm(x))
