@@ -1,0 +1,236 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""SRN: landmark groups, patch CNN, non-local block, HSRM, the cascade head and its loss (numbers by hand)."""
+import pytest
+import torch
+from mmpose.models import build_pose_estimator
+from mmpose.registry import MODELS
+from mmpose.testing import get_packed_inputs
+from mmpose.utils import register_all_modules
+
+from mmfacealign.models import CascadeNMELoss, HierarchicalStructuralRelation, PatchCNN, SRNHead
+from mmfacealign.models.utils.landmark_groups import srn_hierarchy
+
+register_all_modules()
+
+
+@pytest.mark.parametrize('num_keypoints', [68, 98, 29])
+def test_group_tables_cover_every_landmark_once(num_keypoints):
+    regions, components = srn_hierarchy(num_keypoints)
+    assert set(regions) == {'ocular', 'snout', 'cheek'}
+    assert set(components) == {'brow', 'eye', 'nose', 'mouth', 'cheek_a', 'cheek_b'}
+    for groups in (regions, components):
+        assert sorted(i for idx in groups.values() for i in idx) == list(range(num_keypoints))
+    # every component lies inside one region (level 3 refines level 1)
+    for comp in components.values():
+        assert comp == [] or any(set(comp) <= set(r) for r in regions.values())
+    HierarchicalStructuralRelation(num_keypoints=num_keypoints, feat_channels=4, region_channels=8,
+                                   hidden_channels=8, component_channels=8)        # builds
+    with pytest.raises(ValueError, match='no SRN landmark groups for 21 keypoints'):
+        srn_hierarchy(21)
+
+
+def test_official_68_point_dimensions():
+    """The official code's group sizes and output widths (method_facts.md B.4)."""
+    regions, components = srn_hierarchy(68)
+    assert {k: len(v) for k, v in regions.items()} == {'ocular': 22, 'snout': 29, 'cheek': 17}
+    assert {k: len(v) for k, v in components.items()} == dict(brow=10, eye=12, nose=9, mouth=20, cheek_a=9,
+                                                              cheek_b=8)
+    assert components['cheek_a'] == list(range(9)) and regions['ocular'] == list(range(17, 27)) + list(range(36, 48))
+
+
+def test_parameter_count_with_the_official_dimensions():
+    """20,834,028 parameters: within 0.02% of the 20.83M computed from the official code. By hand: patch CNN
+    4,736 + 18,496 + 36,928; non-local 4 x 4,160; level 1 (22 + 29 + 17) * 256 * 512 + 3 * 512; RNN
+    (17,408 + 512) * 512 + 512; level 2 4 * (1,536 * 256 + 256) + 2 * (2,048 * 256 + 256); level 3 68 * 512 + 68;
+    final 68 * 136 + 136."""
+    head = SRNHead(num_joints=68, input_size=(224, 224))
+    by_hand = (4736 + 18496 + 36928 + 4 * 4160 + 68 * 256 * 512 + 3 * 512 + (17408 + 512) * 512 + 512
+               + 4 * (1536 * 256 + 256) + 2 * (2048 * 256 + 256) + 68 * 512 + 68 + 68 * 136 + 136)
+    total = sum(p.numel() for p in head.parameters())
+    assert total == by_hand == 20_834_028
+    assert abs(total / 20.83e6 - 1) < 0.05
+
+
+def test_patch_cnn_sizes_and_errors():
+    cnn = PatchCNN()
+    cnn.init_weights()
+    out = cnn(torch.rand(2, 5, 3, 36, 36))
+    assert out.shape == (2, 5, 64, 2, 2) and cnn.output_size((36, 36)) == (2, 2)
+    assert cnn.output_size((48, 40)) == (3, 2)
+    assert cnn.layers[0].weight.abs().max() <= 0.02 and cnn.layers[0].bias.abs().max() == 0   # trunc-normal 0.01
+    with pytest.raises(ValueError, match='too small'):
+        cnn.output_size((20, 20))
+    with pytest.raises(ValueError, match=r'\(B, K, C, h, w\)'):
+        cnn(torch.rand(2, 3, 36, 36))
+
+
+def test_non_local_block_is_a_residual_identity_with_zero_output_conv():
+    head = SRNHead(num_joints=68, input_size=(224, 224))
+    head.init_weights()                                    # mmcv's NonLocal2d zero-initialises its output conv
+    assert head.non_local.conv_out.conv.weight.abs().sum() == 0
+    x = torch.randn(2, 64, 68, 4)
+    torch.testing.assert_close(head.non_local(x), x)
+    torch.nn.init.normal_(head.non_local.conv_out.conv.weight)
+    assert not torch.allclose(head.non_local(x), x)
+
+
+def _tiny_hsrm(**kwargs):
+    return HierarchicalStructuralRelation(num_keypoints=68, feat_channels=4, region_channels=6, hidden_channels=5,
+                                          component_channels=3, **kwargs)
+
+
+def test_hsrm_wiring_and_memory():
+    torch.manual_seed(0)
+    hsrm = _tiny_hsrm()
+    feats = torch.randn(2, 68, 4)
+    delta, h = hsrm(feats)
+    assert delta.shape == (2, 68, 2) and h.shape == (2, 5)
+    # the RNN (Eq. 5) by hand: h_1 = tanh(W [x, h_0 = 0] + b)
+    torch.testing.assert_close(h, torch.tanh(hsrm.memory(torch.cat([feats.flatten(1), torch.zeros(2, 5)], 1))))
+    # level 2 wiring: brow and eye read [ocular, snout, h], nose and mouth all three regions, cheeks [snout, cheek]
+    assert hsrm.level2['brow'].in_features == 6 * 2 + 5 and hsrm.level2['nose'].in_features == 6 * 3 + 5
+    assert hsrm.level2['cheek_a'].in_features == 6 * 2 + 5
+    assert hsrm.level3['mouth'].out_features == 20 and hsrm.level3['mouth'].in_features == 6
+    # an ocular-only change cannot reach the cheek branches' level-2 outputs
+    feats2 = feats.clone()
+    feats2[:, 36] += 1.
+    regions = {}
+    for f in (feats, feats2):
+        hs = [hsrm.step_memory(feats.flatten(1), None)]       # same h for both, to isolate the region paths
+        r = {k: torch.tanh(hsrm.level1[k](f[:, idx].flatten(1))) for k, idx in hsrm.regions.items()}
+        regions[f is feats] = torch.relu(hsrm.level2['cheek_a'](torch.cat([r['snout'], r['cheek']] + hs, 1)))
+    torch.testing.assert_close(regions[True], regions[False])
+
+
+@pytest.mark.parametrize('switch', ['use_level1', 'use_memory', 'use_level2', 'use_level3'])
+def test_hsrm_levels_switch_off(switch):
+    hsrm = _tiny_hsrm(**{switch: False})
+    delta, h = hsrm(torch.randn(2, 68, 4))
+    assert delta.shape == (2, 68, 2)
+    assert (h is None) == (switch == 'use_memory')
+    part = {'use_level1': 'level1', 'use_level2': 'level2', 'use_level3': 'level3'}.get(switch)
+    if part:
+        assert len(getattr(hsrm, part)) == 0
+    else:
+        assert hsrm.memory is None
+
+
+def test_cascade_nme_loss_by_hand():
+    target = torch.zeros(1, 68, 2)
+    target[0, 36] = torch.tensor([0., 0.])
+    target[0, 45] = torch.tensor([4., 0.])                               # inter-ocular distance 4
+    out = target[:, None].repeat(1, 2, 1, 1)
+    out[0, 0, 0] += torch.tensor([3., 4.])                               # iteration 1: one landmark 5 px off
+    out[0, 1, 1] += torch.tensor([0., 2.])                               # iteration 2: another 2 px off
+    loss = CascadeNMELoss()(out, target)
+    torch.testing.assert_close(loss, torch.tensor(5 / 68 / 4 + 2 / 68 / 4))
+    weights = torch.ones(1, 68)
+    weights[0, 0] = 0
+    loss_w = CascadeNMELoss(use_target_weight=True)(out, target, weights)
+    torch.testing.assert_close(loss_w, torch.tensor(0 + 2 / 67 / 4))
+    with pytest.raises(ValueError, match=r'\(B, T, K, 2\)'):
+        CascadeNMELoss()(torch.zeros(1, 2, 5, 2), target)
+
+
+def _srn_model(**head):
+    cfg = dict(
+        type='TopdownPoseEstimator',
+        data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+        backbone=dict(type='ImagePassThrough'),
+        head=dict(type='SRNHead', num_joints=68, patch_size=36,
+                  hsrm=dict(type='HierarchicalStructuralRelation', region_channels=16, hidden_channels=16,
+                            component_channels=8),
+                  decoder=dict(type='RegressionLabel', input_size=(128, 128)), **head),
+        test_cfg=dict(flip_test=True))
+    model = build_pose_estimator(cfg)
+    model.init_weights()
+    return model
+
+
+def test_cascade_adds_residuals_with_shared_weights_and_t0_is_the_initial_shape():
+    torch.manual_seed(0)
+    mean = torch.rand(68, 2) * 0.5 + 0.25
+    model = _srn_model(mean_shape=mean.tolist(), num_iterations=3)
+    head = model.head
+    image = torch.randn(2, 3, 128, 128)
+    shapes, h = head.forward_iterations((image, ), return_hidden=True)
+    assert shapes.shape == (2, 3, 68, 2) and h.shape == (2, 16)
+    # by hand: x_t = x_{t-1} + HSRM(patches around x_{t-1}), one set of weights, h carried along
+    x, hidden = mean.expand(2, -1, -1), None
+    for t in range(3):
+        post, pre = head.encode(image, x, t)
+        delta, hidden = head.hsrm(post, memory_input=pre.flatten(1), h=hidden)
+        x = x + delta
+        torch.testing.assert_close(shapes[:, t], x)
+    assert len(list(head.patch_cnn.parameters())) == 6                 # one CNN for every iteration
+    head.num_iterations = 0
+    torch.testing.assert_close(head((image, )), mean.expand(2, -1, -1))
+    torch.testing.assert_close(head.forward_iterations((image, )), mean.expand(2, -1, -1)[:, None])
+
+
+def test_head_needs_a_mean_shape_and_the_image():
+    model = _srn_model()
+    with pytest.raises(RuntimeError, match='MeanShapeHook'):
+        model.head((torch.rand(1, 3, 128, 128), ))
+    model.head.set_mean_shape(torch.full((68, 2), 0.5))
+    with pytest.raises(ValueError, match='ImagePassThrough'):
+        model.head((torch.rand(1, 64, 8), ))
+    with pytest.raises(ValueError, match='mean_shape must be finite'):
+        model.head.set_mean_shape(torch.zeros(5, 2))
+    assert 'mean_shape' in model.head.state_dict() and bool(model.head.state_dict()['mean_shape_ready'])
+
+
+def test_srn_trains_and_predicts_through_the_estimator():
+    torch.manual_seed(0)
+    model = _srn_model(mean_shape=(torch.rand(68, 2) * 0.4 + 0.3).tolist(), num_iterations=2)
+    packed = get_packed_inputs(batch_size=2, num_keypoints=68, img_shape=(128, 128), input_size=(128, 128),
+                               with_heatmap=False, with_simcc_label=False)
+    data = model.data_preprocessor(packed, training=True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_kpt', 'acc_pose'}
+    # the loss is Eq. 8 over both iterations, in input pixels
+    labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in data['data_samples']])
+    shapes = model.head.forward_iterations(model.extract_feat(data['inputs']))
+    torch.testing.assert_close(losses['loss_kpt'], CascadeNMELoss()(shapes * 128, labels * 128))
+    losses['loss_kpt'].backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert unused == []                                                  # DDP: nothing unused
+    model.eval()
+    with torch.no_grad():
+        preds = model(**model.data_preprocessor(packed, training=False), mode='predict')
+    assert preds[0].pred_instances.keypoints.shape == (1, 68, 2)
+
+
+def test_init_model_gives_the_initial_shape(tmp_path):
+    """SRN+HG: the initial shape from another model (here a regression model; heatmaps are arg-maxed)."""
+    torch.manual_seed(0)
+    init_cfg = dict(
+        type='TopdownPoseEstimator', backbone=dict(type='ResNet', depth=18, base_channels=8),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='RegressionHead', in_channels=64, num_joints=68, loss=dict(type='SmoothL1Loss')))
+    model = _srn_model(init_model=dict(config=init_cfg), num_iterations=0)
+    image = torch.randn(2, 3, 128, 128)
+    other = model.head.init_model
+    torch.testing.assert_close(model.head((image, )), other.head(other.extract_feat(image)))
+    assert not any(p.requires_grad for p in other.parameters())
+    model.train()
+    assert not other.training
+    with pytest.raises(ValueError, match="init_model needs 'config'"):
+        SRNHead(num_joints=68, input_size=(128, 128), init_model=dict(checkpoint='x.pth'))
+
+
+def test_registered_components_build_from_configs():
+    for cfg in (dict(type='PatchCNN'), dict(type='CascadeNMELoss'), dict(type='ImagePassThrough'),
+                dict(type='HierarchicalStructuralRelation', num_keypoints=29)):
+        assert MODELS.build(cfg) is not None
+
+
+def test_gradients_of_hsrm_and_the_loss():
+    torch.manual_seed(0)
+    hsrm = _tiny_hsrm().double()
+    feats = torch.randn(1, 68, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda f: hsrm(f)[0], (feats, ))
+    target = torch.rand(2, 68, 2, dtype=torch.float64) * 100
+    out = (target[:, None] + torch.randn(2, 3, 68, 2, dtype=torch.float64)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda o: CascadeNMELoss()(o, target), (out, ))
