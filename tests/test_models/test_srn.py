@@ -234,3 +234,22 @@ def test_gradients_of_hsrm_and_the_loss():
     target = torch.rand(2, 68, 2, dtype=torch.float64) * 100
     out = (target[:, None] + torch.randn(2, 3, 68, 2, dtype=torch.float64)).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda o: CascadeNMELoss()(o, target), (out, ))
+
+
+def test_ablation_configs_switch_their_part_off():
+    """Tables 7 and 8: each ablation config builds with exactly its part removed."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    paths = sorted(glob.glob(osp.join(repo, 'configs', 'srn', 'ablation', 'td-srn-t*.py')))
+    expected = {'no-level1': 'use_level1', 'no-memory': 'use_memory', 'no-level2': 'use_level2',
+                'no-level3': 'use_level3', 'no-nonlocal': None}
+    assert len(paths) == len(expected)
+    for path in paths:
+        variant = osp.basename(path).split('_')[0].split('-', 3)[-1]
+        head = build_pose_estimator(Config.fromfile(path).model).head
+        off = [s for s in ('use_level1', 'use_memory', 'use_level2', 'use_level3') if not getattr(head.hsrm, s)]
+        assert off == ([expected[variant]] if expected[variant] else []), (variant, off)
+        assert (head.non_local is None) == (variant == 'no-nonlocal')
