@@ -85,3 +85,16 @@ def test_benchmark_variant_names_the_missing_key(repo_root):
                             'configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py', '--variant', spec,
                             '--repeats', '1'], cwd=repo_root, capture_output=True, text=True)
         assert r.returncode != 0 and f"model has no '{key}'" in r.stderr, r.stderr[-2000:]
+
+
+def test_benchmark_srn_iterations_and_patch_share(repo_root, tmp_path):
+    """SRN: no reference head (no backbone), T = 1 as a variant, the patch extraction's share at batch 32."""
+    out = tmp_path / 'bench.json'
+    text = run(['tools/analysis_tools/benchmark_model.py', 'configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py',
+                '--variant', 'T1:head.num_iterations=1', '--repeats', '1', '--throughput-batch', '2',
+                '--train-batch', '2', '--out', str(out)], repo_root)
+    srn, t1 = json.loads(out.read_text())
+    assert t1['config'].endswith('[T1]') and t1['params_M'] == srn['params_M']      # weights shared over T
+    for row in (srn, t1):
+        assert 0 < row['patch_share_pct'] < 100 and row['forward_b32_ms'] > row['patch_ms'] > 0
+    assert srn['gflops'] > t1['gflops'] and 'patch extraction' in text

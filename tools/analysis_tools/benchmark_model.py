@@ -187,11 +187,48 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def ready(model):
+    """Give a cascade head that starts from a mean shape (SRN) one, as MeanShapeHook would before training: the
+    timings do not depend on where the shape is, only that it is set."""
+    head = getattr(model, 'head', None)
+    if hasattr(head, 'set_mean_shape') and not bool(head.mean_shape_ready):
+        k = head.mean_shape.shape[0]
+        angle = torch.linspace(0, 2 * torch.pi, k + 1)[:k]
+        head.set_mean_shape(torch.stack([0.5 + 0.3 * angle.cos(), 0.5 + 0.3 * angle.sin()], dim=1))
+    return model
+
+
+def srn_patch_share(model_cfg, input_size, args, batch: int = 32) -> dict:
+    """SRN: the patch extraction (one ``crop_patches`` call per cascade iteration) as a share of the forward pass
+    at ``batch``, both timed as medians on the same input."""
+    from mmpose.registry import MODELS
+
+    from mmfacealign.models.utils.patch_sampling import crop_patches, normalised_to_map
+    torch.manual_seed(0)
+    model = ready(MODELS.build(copy.deepcopy(model_cfg))).to(args.device).eval()
+    w, h = input_size
+    x = torch.randn(batch, 3, h, w, device=args.device)
+    head = model.head
+    centres = normalised_to_map(head.mean_shape.expand(batch, -1, -1), (h, w))
+
+    def forward():
+        with torch.no_grad():
+            model._forward(x)
+
+    def crops():
+        with torch.no_grad():
+            for _ in range(head.num_iterations):
+                crop_patches(x, centres, head.patch_size)
+    fwd = median_time(forward, max(3, args.repeats // 4))
+    crop = median_time(crops, max(3, args.repeats // 4))
+    return dict(patch_ms=crop * 1e3, forward_b32_ms=fwd * 1e3, patch_share_pct=100 * crop / fwd)
+
+
 def memory_child(model_cfg, input_size, args) -> dict:
     """One warm-up-free training step in this (fresh) process: peak memory, and what the step added to it."""
     from mmpose.registry import MODELS
     torch.manual_seed(0)
-    model = MODELS.build(copy.deepcopy(model_cfg)).to(args.device)
+    model = ready(MODELS.build(copy.deepcopy(model_cfg))).to(args.device)
     model.train()
     data = training_batch(model, model_cfg, input_size, args.train_batch)
     step = train_step_fn(model, data)
@@ -227,7 +264,7 @@ def measure(model_cfg, input_size, args) -> dict:
     from mmpose.registry import MODELS
 
     torch.manual_seed(0)
-    model = MODELS.build(copy.deepcopy(model_cfg)).to(args.device)
+    model = ready(MODELS.build(copy.deepcopy(model_cfg))).to(args.device)
     w, h = input_size
     params = sum(p.numel() for p in model.parameters())
 
@@ -352,6 +389,10 @@ def main(argv=None):
             res['latency_overhead_pct'] = 100 * (res['latency_ms'] / ref['latency_ms'] - 1)
             rows.append(ref)
             print(f"measured {ref['config']}: latency {ref['latency_ms']:.1f} ms", flush=True)
+        if cfg.model.head.get('type') == 'SRNHead':
+            res.update(srn_patch_share(cfg.model, size, args))
+            print(f"{name}: patch extraction {res['patch_ms']:.1f} ms = {res['patch_share_pct']:.1f}% of the "
+                  f"forward pass at batch 32 ({res['forward_b32_ms']:.0f} ms)", flush=True)
         if cfg.model.head.get('type') == 'LowRankRegressionHead' and cfg.model.head.get('low_rank', True):
             res['svd_ms'] = low_rank_svd_ms(cfg.model, args)
             res['svd_share_pct'] = 100 * res['svd_ms'] / res['train_step_ms']
@@ -366,6 +407,10 @@ def main(argv=None):
             # what the config adds to its variant (e.g. the regularisers' cost when the variant drops them)
             var['config_adds_train_pct'] = 100 * (res['train_step_ms'] / var['train_step_ms'] - 1)
             var['config_adds_latency_pct'] = 100 * (res['latency_ms'] / var['latency_ms'] - 1)
+            if vcfg.head.get('type') == 'SRNHead':
+                var.update(srn_patch_share(vcfg, size, args))
+                print(f"{var['config']}: patch extraction {var['patch_share_pct']:.1f}% of the forward pass at "
+                      'batch 32', flush=True)
             rows.append(var)
             print(f"measured {var['config']}: train step {var['train_step_ms']:.0f} ms", flush=True)
     if args.relative_to is not None:
