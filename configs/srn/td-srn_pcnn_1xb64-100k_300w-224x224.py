@@ -18,9 +18,13 @@
 #     reshape of phi and a division by B * 68 * 2 * 2 * 64 (1,114,112 at batch 64, a batch-size-dependent factor);
 #   - patches are cropped by bilinear sampling (crop_patches) instead of the official nearest-pixel op; positions
 #     carry no gradient (detach_centres=True), as in the official op;
-#   - colour: MMPose's PhotometricDistortion (brightness 32, contrast and saturation 0.5-1.5, hue +-36 of 180);
-#     no Gaussian pixel noise (sigma 0.1); ImageNet normalisation;
-#   - rotation: MMPose's truncated normal (rotate_factor 10, clipped at 2 sigma), p 0.5;
+#   - colour: MMPose's PhotometricDistortion (brightness 32, contrast and saturation 0.5-1.5, hue +-36 of 180), each
+#     operation with p 0.5 (official: always); no Gaussian pixel noise (sigma 0.1); ImageNet normalisation;
+#   - rotation: MMPose's normal truncated at +-1 sigma (rotate_factor 10: within +-10 deg, sigma about 5.4 deg)
+#     instead of N(0, 10 deg), p 0.5; MMPose's box shift (0.06, p 0.3) and scale (+-10%) jitter stand in for the
+#     official 198-of-224 random crop;
+#   - HSRM FC layers keep PyTorch's default initialisation (the official slim default is Xavier); the patch CNN uses
+#     the official truncated normal (0.01);
 #   - flip test averages the flipped prediction, as the official evaluation does.
 _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
@@ -114,6 +118,7 @@ val_dataloader = dict(
         ]))
 test_dataloader = val_dataloader
 
-# NME by the outer eye corners (36, 45; the paper's inter-ocular), FR@0.08 / AUC@0.08 as the official script
+# NME by the outer eye corners (36, 45; the paper's inter-ocular); FR is the share of faces ABOVE the threshold (the
+# official script's "fr@0.08" is the share below it)
 val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', fr_thresholds=(0.08, 0.1))
 test_evaluator = val_evaluator

@@ -79,3 +79,15 @@ def test_face_mask_covers_nose_bottom_mouth_and_jaw_and_flags_them():
     assert not np.array_equal(other['img'], out['img'])
     with pytest.raises(ValueError, match='68-point'):
         FaceMaskOcclusion()(dict(img=np.zeros((8, 8, 3), np.uint8), keypoints=np.zeros((1, 29, 2))))
+
+
+def test_flags_are_created_when_the_dataset_has_none():
+    """300W jsons without occlusion labels: both transforms still record what they cover (NME_occluded)."""
+    pts = _face()
+    np.random.seed(3)
+    out = RandomNoisePatchOcclusion()(dict(img=np.zeros((224, 224, 3), np.uint8), transformed_keypoints=pts[None]))
+    assert out['keypoints_occluded'].shape == (1, 68) and out['keypoints_occluded'][0, out['occlusion_landmark']] == 1
+    out = FaceMaskOcclusion(seed=0)(dict(img=np.zeros((224, 224, 3), np.uint8), keypoints=pts[None], img_id=1))
+    assert out['keypoints_occluded'].shape == (1, 68) and out['keypoints_occluded'].sum() > 20
+    with pytest.raises(KeyError, match='after TopdownAffine'):
+        RandomNoisePatchOcclusion()(dict(img=np.zeros((8, 8, 3), np.uint8), keypoints=pts[None]))

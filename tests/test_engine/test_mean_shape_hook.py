@@ -33,12 +33,20 @@ def _infos():
 
 
 @pytest.mark.parametrize('input_size', [(128, 128), (96, 128)])
-def test_mean_shape_matches_mmposes_pipeline(input_size):
+@pytest.mark.parametrize('given_centre_scale', [False, True])
+def test_mean_shape_matches_mmposes_pipeline(input_size, given_centre_scale):
+    """From ``bbox`` or, as 300W / WFLW / SynthFace give them, ``bbox_center`` / ``bbox_scale`` (which
+    GetBBoxCenterScale pads as well)."""
     infos = _infos()
+    if given_centre_scale:
+        for info in infos:
+            x1, y1, x2, y2 = info['bbox'][0]
+            info['bbox_center'] = np.array([[(x1 + x2) / 2, (y1 + y2) / 2]])
+            info['bbox_scale'] = np.array([[x2 - x1 + 7., y2 - y1]])
     codec = RegressionLabel(input_size=input_size)
     expected = []
     for info in infos:
-        results = dict(info, img=np.zeros((200, 200, 3), np.uint8))
+        results = dict({k: np.array(v, copy=True) for k, v in info.items()}, img=np.zeros((200, 200, 3), np.uint8))
         results = TopdownAffine(input_size=input_size)(GetBBoxCenterScale(padding=1.25)(results))
         expected.append(codec.encode(results['transformed_keypoints'])['keypoint_labels'][0])
     got = mean_normalised_shape(_Faces(infos), input_size, padding=1.25)

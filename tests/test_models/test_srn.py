@@ -9,6 +9,7 @@ from mmpose.utils import register_all_modules
 
 from mmfacealign.models import CascadeNMELoss, HierarchicalStructuralRelation, PatchCNN, SRNHead
 from mmfacealign.models.utils.landmark_groups import srn_hierarchy
+from mmfacealign.models.utils.patch_sampling import crop_patches
 
 register_all_modules()
 
@@ -153,6 +154,7 @@ def test_cascade_adds_residuals_with_shared_weights_and_t0_is_the_initial_shape(
     mean = torch.rand(68, 2) * 0.5 + 0.25
     model = _srn_model(mean_shape=mean.tolist(), num_iterations=3)
     head = model.head
+    torch.nn.init.normal_(head.non_local.conv_out.conv.weight, std=0.1)      # so that post != pre
     image = torch.randn(2, 3, 128, 128)
     shapes, h = head.forward_iterations((image, ), return_hidden=True)
     assert shapes.shape == (2, 3, 68, 2) and h.shape == (2, 16)
@@ -160,9 +162,18 @@ def test_cascade_adds_residuals_with_shared_weights_and_t0_is_the_initial_shape(
     x, hidden = mean.expand(2, -1, -1), None
     for t in range(3):
         post, pre = head.encode(image, x, t)
+        # pre: the patch CNN's features of the patches centred on x (B, N, 64 * 2 * 2); post: after the non-local
+        patches = crop_patches(image, x * 128, 36)
+        torch.testing.assert_close(pre, head.patch_cnn(patches).flatten(2))
+        assert not torch.allclose(post, pre)
+        # the RNN reads the features before the non-local block (h_0 = 0), the regions read those after it
+        h_prev = torch.zeros(2, 16) if hidden is None else hidden
+        expected_h = torch.tanh(head.hsrm.memory(torch.cat([pre.flatten(1), h_prev], 1)))
         delta, hidden = head.hsrm(post, memory_input=pre.flatten(1), h=hidden)
+        torch.testing.assert_close(hidden, expected_h)
         x = x + delta
         torch.testing.assert_close(shapes[:, t], x)
+    torch.testing.assert_close(h, hidden)
     assert len(list(head.patch_cnn.parameters())) == 6                 # one CNN for every iteration
     head.num_iterations = 0
     torch.testing.assert_close(head((image, )), mean.expand(2, -1, -1))
@@ -209,9 +220,14 @@ def test_init_model_gives_the_initial_shape(tmp_path):
         type='TopdownPoseEstimator', backbone=dict(type='ResNet', depth=18, base_channels=8),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='RegressionHead', in_channels=64, num_joints=68, loss=dict(type='SmoothL1Loss')))
-    model = _srn_model(init_model=dict(config=init_cfg), num_iterations=0)
-    image = torch.randn(2, 3, 128, 128)
+    donor = build_pose_estimator(init_cfg)
+    torch.nn.init.constant_(donor.head.fc.bias, 0.25)
+    ckpt = str(tmp_path / 'hg.pth')
+    torch.save(dict(state_dict=donor.state_dict()), ckpt)
+    model = _srn_model(init_model=dict(config=init_cfg, checkpoint=ckpt), num_iterations=0)   # runs init_weights
     other = model.head.init_model
+    torch.testing.assert_close(other.head.fc.bias, torch.full((136, ), 0.25))   # the checkpoint survives
+    image = torch.randn(2, 3, 128, 128)
     torch.testing.assert_close(model.head((image, )), other.head(other.extract_feat(image)))
     assert not any(p.requires_grad for p in other.parameters())
     model.train()

@@ -6,8 +6,10 @@
 Every face of ANN.json (MMPose COCO-style, 68 points in the iBUG order, e.g. the 300W test jsons) gets a procedural
 face mask over the nose bottom, mouth and jaw (mmfacealign.datasets.transforms.FaceMaskOcclusion, the drawing of
 SynthFace's mask occluder), seeded by the seed and the image id, so the result is reproducible and, for one face
-per image (300W), identical to what the masked test config (configs/srn/td-srn_pcnn_1xb64-100k_300w-224x224_masked.py)
-draws on the fly. Writes
+per image (300W) saved losslessly (PNG), identical to what the masked test config
+(configs/srn/td-srn_pcnn_1xb64-100k_300w-224x224_masked.py) draws on the fly; JPEG files are re-encoded (lossy) under
+their own names. An image with several faces gets all their masks on one copy (the config draws one per sample),
+each from the same seed but its own landmarks. Writes
 OUT_ROOT/images/<file_name> and OUT_ROOT/annotations/<ANN name>, whose annotations gain "occluded" (68 flags: 1
 where the mask covers the landmark), which mmfacealign's face datasets read as the occlusion labels. Images with
 several faces get all of them masked. Nothing is written for a file that fails (the json is written last,

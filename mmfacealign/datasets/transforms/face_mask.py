@@ -48,8 +48,9 @@ class FaceMaskOcclusion(BaseTransform):
     """Draw a face mask on the original image of a 68-point face and flag the landmarks it covers.
 
     Put it after ``LoadImage`` and before ``GetBBoxCenterScale`` / ``TopdownAffine`` (it works on the original image
-    and ``keypoints``). Coordinates and ``keypoints_visible`` are unchanged; ``keypoints_occluded`` (1, 68), if the
-    results carry it (mmfacealign face datasets), gets 1 on the covered landmarks. Added key: ``mask_polygon``.
+    and ``keypoints``). Coordinates and ``keypoints_visible`` are unchanged; ``keypoints_occluded`` (1, 68) gets 1 on
+    the covered landmarks (created, all 0 elsewhere, when the dataset gave no occlusion labels), so the metric
+    reports NME_occluded / NME_visible. Added key: ``mask_polygon``.
 
     Args:
         prob (float): Probability of applying. Default 1 (the Masked-300W protocol: every face).
@@ -86,10 +87,11 @@ class FaceMaskOcclusion(BaseTransform):
         flags, poly = draw_face_mask(img, kpts.reshape(-1, 68, 2)[0], rng, self.texture_prob)
         results['img'] = img
         results['mask_polygon'] = poly
-        if 'keypoints_occluded' in results:
-            occluded = np.array(results['keypoints_occluded'], dtype=np.float32, copy=True).reshape(1, -1)
-            occluded[0, flags] = 1.
-            results['keypoints_occluded'] = occluded
+        if results.get('keypoints_occluded') is None:            # e.g. 300W jsons without occlusion labels
+            results['keypoints_occluded'] = np.zeros((1, 68), np.float32)
+        occluded = np.array(results['keypoints_occluded'], dtype=np.float32, copy=True).reshape(1, -1)
+        occluded[0, flags] = 1.
+        results['keypoints_occluded'] = occluded
         return results
 
     def __repr__(self) -> str:

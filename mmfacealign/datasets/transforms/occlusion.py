@@ -16,12 +16,14 @@ from mmpose.registry import TRANSFORMS
 
 def flag_landmarks_in_box(results: dict, box: Tuple[int, int, int, int]) -> None:
     """Mark the crop landmarks (``transformed_keypoints``) inside ``box`` ``(x1, y1, x2, y2)`` (half-open) as
-    occluded in ``keypoints_occluded``, when the results carry both."""
-    if 'keypoints_occluded' not in results or results.get('transformed_keypoints') is None:
+    occluded in ``keypoints_occluded`` (created, all 0, when the dataset gave none)."""
+    if results.get('transformed_keypoints') is None:
         return
     x1, y1, x2, y2 = box
     kpts = np.asarray(results['transformed_keypoints'])[..., :2]
     inside = (kpts[..., 0] >= x1) & (kpts[..., 0] < x2) & (kpts[..., 1] >= y1) & (kpts[..., 1] < y2)
+    if results.get('keypoints_occluded') is None:
+        results['keypoints_occluded'] = np.zeros(inside.shape, np.float32)
     occluded = np.array(results['keypoints_occluded'], dtype=np.float32, copy=True)
     occluded[inside.reshape(occluded.shape)] = 1.
     results['keypoints_occluded'] = occluded
@@ -168,9 +170,10 @@ class RandomNoisePatchOcclusion(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img = results['img']
-        kpts = results.get('transformed_keypoints', results.get('keypoints'))
+        kpts = results.get('transformed_keypoints')
         if kpts is None:
-            raise KeyError('RandomNoisePatchOcclusion needs keypoints (put it after TopdownAffine)')
+            raise KeyError('RandomNoisePatchOcclusion needs transformed_keypoints: put it after TopdownAffine in the '
+                           'pipeline (it works on the crop)')
         kpts = np.asarray(kpts)[..., :2].reshape(-1, 2)
         height, width = img.shape[:2]
         channels = img.shape[2] if img.ndim == 3 else 1

@@ -7,7 +7,8 @@ the average of the training landmarks in normalised crop coordinates: for each f
 box centre ``c`` and size ``s`` that ``GetBBoxCenterScale`` (its ``padding``) and ``TopdownAffine`` (the aspect
 ratio of the input) give. It is computed from the annotations alone (no image is read) and without augmentation,
 the same on every rank, and stored in the head's ``mean_shape`` buffer, so checkpoints carry it and testing or
-resuming does not recompute it.
+resuming does not recompute it. Augmentation is ignored: box jitter and rotation average out, and a horizontal flip
+of a roughly symmetric mean shape is close to the mean shape itself.
 """
 from typing import Optional
 
@@ -53,8 +54,9 @@ def mean_normalised_shape(dataset, input_size, padding: float = 1.25) -> np.ndar
         info = dataset.get_data_info(i)
         kpts = np.asarray(info['keypoints'], dtype=np.float64).reshape(-1, 2)
         if 'bbox_center' in info and 'bbox_scale' in info:
+            # GetBBoxCenterScale pads a given scale too ("The padding will still be applied")
             centre = np.asarray(info['bbox_center'], dtype=np.float64).reshape(2)
-            scale = np.asarray(info['bbox_scale'], dtype=np.float64).reshape(2)
+            scale = np.asarray(info['bbox_scale'], dtype=np.float64).reshape(2) * padding
         else:
             x1, y1, x2, y2 = np.asarray(info['bbox'], dtype=np.float64).reshape(4)
             centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2])

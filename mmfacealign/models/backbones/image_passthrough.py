@@ -5,7 +5,7 @@ SRN (Zhu et al., Pattern Recognition 2022) crops its patches from the input imag
 head needs the image itself. ``TopdownPoseEstimator`` passes ``backbone(inputs)`` to the head; with this backbone
 that is ``(inputs, )``, and everything else of the estimator works unchanged: the data preprocessor's
 normalisation, flip test (the estimator flips the input and the head's ``predict`` flips the result back), test-time
-decoding and export. No globals and no estimator subclass are needed.
+decoding. No globals and no estimator subclass are needed.
 """
 from typing import Tuple
 

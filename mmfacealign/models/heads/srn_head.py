@@ -17,7 +17,8 @@ training mean shape in the face box, or another model's prediction: the paper's 
 The loss (Eq. 8, :class:`~mmfacealign.models.losses.CascadeNMELoss`) sums every iteration's normalised error.
 
 The head needs the image: pair it with the :class:`~mmfacealign.models.backbones.ImagePassThrough` backbone, so
-``TopdownPoseEstimator`` hands it ``(image, )`` and flip test, decoding and export work as for ``RegressionHead``.
+``TopdownPoseEstimator`` hands it ``(image, )`` and flip test and decoding work as for ``RegressionHead`` (export
+is not tested yet: the mean-shape and finite-centre checks are Python branches).
 Coordinates are MMPose's normalised input coordinates throughout; the crop centres go to input pixels through
 :func:`~mmfacealign.models.utils.normalised_to_map` (the image is a stride-1 map).
 """
@@ -125,6 +126,7 @@ class SRNHead(BaseLandmarkRegressionHead):
             load_checkpoint(model, cfg['checkpoint'], map_location='cpu')
         model.eval()
         model.requires_grad_(False)
+        model._is_init = True            # the runner's init_weights() must not re-initialise the loaded weights
         return model
 
     def train(self, mode: bool = True):

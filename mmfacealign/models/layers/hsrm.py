@@ -62,6 +62,8 @@ class HierarchicalStructuralRelation(BaseModule):
             from :func:`~mmfacealign.models.utils.landmark_groups.srn_hierarchy` for N = 68, 98, 29.
         components (dict, optional): Level-3 groups ``{'brow', 'eye', 'nose', 'mouth', 'cheek_a', 'cheek_b'}``;
             default likewise. Each grouping must cover every landmark exactly once (a component may be empty).
+        memory_in_channels (int, optional): Size of the RNN's input ``x_t``. Default ``N * feat_channels`` (the
+            flattened patch features).
         use_level1, use_memory, use_level2, use_level3 (bool): Switch each part off (see the module docstring).
             Default True.
 
