@@ -99,6 +99,8 @@ def test_nuclear_norm_value_and_subgradient():
     torch.testing.assert_close(nuclear_norm(torch.eye(5)), torch.tensor(5.))
     with pytest.raises(ValueError, match='matrix'):
         nuclear_norm(torch.rand(2, 3, 4))
+    with pytest.raises(FloatingPointError, match=r'1 of 9 entries of the \(3, 3\) matrix are NaN or Inf'):
+        nuclear_norm(torch.tensor([[1., 0, 0], [0, float('nan'), 0], [0, 0, 1]]))
 
 
 def test_regulariser_losses_by_hand():

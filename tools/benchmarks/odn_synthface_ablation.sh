@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ODN's Table 4 on SynthFace: train and test each variant of configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py
 # under the same budget (15 epochs, CPU-sized), then print NME clean / occluded / masked per variant.
-#   bash tools/benchmarks/odn_synthface_ablation.sh [VARIANT ...]     # default: all six; about 11 min each on 2 cores
-# Variants: brnet gm-dm dm-lm gm-lm all-no-l1 all (as configs/odn/ablation/, on SynthFace). Work dirs:
+#   bash tools/benchmarks/odn_synthface_ablation.sh [VARIANT ...]     # default: all seven; about 13 min each on 2 cores
+# Variants: brnet gm-dm dm-lm gm-lm all-no-l1 all (as configs/odn/ablation/, on SynthFace) and baseline (the SynthFace
+# regression baseline, configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py, same budget). Work dirs:
 # work_dirs/odn_ablation/<variant>; the data is generated first if missing (tools/misc/generate_synthface.py).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,23 +21,26 @@ declare -A OPTIONS=(
   [gm-lm]="model.neck.use_dm=False"
   [all-no-l1]="model.head.map_loss=None"
   [all]=""
+  [baseline]=""
 )
 VARIANTS=("$@")
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(brnet gm-dm dm-lm gm-lm all-no-l1 all)
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=(baseline brnet gm-dm dm-lm gm-lm all-no-l1 all)
 DATA=(train_dataloader.dataset.data_root="$DATA_ROOT/" val_dataloader.dataset.data_root="$DATA_ROOT/")
 for i in 0 1 2; do DATA+=("test_dataloader.dataset.datasets.$i.data_root=$DATA_ROOT/"); done
 
 for v in "${VARIANTS[@]}"; do
   [ -n "${OPTIONS[$v]+x}" ] || { echo "unknown variant $v (known: ${!OPTIONS[*]})" >&2; exit 2; }
   work="work_dirs/odn_ablation/$v"
+  cfg="$CONFIG"
+  [ "$v" != baseline ] || cfg=configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py
   echo "== $v: training (${OPTIONS[$v]:-the full model})"
   t0=$(date +%s)
   # shellcheck disable=SC2086
-  "$PY" tools/train.py "$CONFIG" --work-dir "$work" --cfg-options "${DATA[@]}" ${OPTIONS[$v]} > "$work.train.log" 2>&1 \
+  "$PY" tools/train.py "$cfg" --work-dir "$work" --cfg-options "${DATA[@]}" ${OPTIONS[$v]} > "$work.train.log" 2>&1 \
     || { tail -n 30 "$work.train.log"; exit 1; }
   ckpt="$(ls -t "$work"/best_*.pth | head -n 1)"
   # shellcheck disable=SC2086
-  "$PY" tools/test.py "$CONFIG" "$ckpt" --work-dir "$work/test" --out "$work/metrics.json" \
+  "$PY" tools/test.py "$cfg" "$ckpt" --work-dir "$work/test" --out "$work/metrics.json" \
     --cfg-options "${DATA[@]}" ${OPTIONS[$v]} > "$work.test.log" 2>&1 || { tail -n 30 "$work.test.log"; exit 1; }
   echo "   $(( $(date +%s) - t0 )) s, checkpoint $ckpt"
 done

@@ -47,6 +47,12 @@ def nuclear_norm(matrix: Tensor) -> Tensor:
     """Nuclear norm of a 2-D tensor with a finite (sub)gradient everywhere (see :class:`NuclearNorm`)."""
     if matrix.ndim != 2:
         raise ValueError(f'nuclear_norm: expected a matrix (d1, d2), got shape {tuple(matrix.shape)}')
+    if not bool(torch.isfinite(matrix).all()):
+        bad = int((~torch.isfinite(matrix)).sum())
+        raise FloatingPointError(
+            f'nuclear_norm: {bad} of {matrix.numel()} entries of the {tuple(matrix.shape)} matrix are NaN or Inf: '
+            'training has diverged before this step (for ODN, M = head.low_rank.weight; try a lower learning rate '
+            'or optim_wrapper.clip_grad)')
     return NuclearNorm.apply(matrix)
 
 
