@@ -374,6 +374,8 @@ def main(argv=None):
         cfg = Config.fromfile(path)
         size = input_size_of(cfg)
         name = osp.splitext(osp.basename(path))[0]
+        for spec in args.variant:                     # a bad --variant fails before anything is measured
+            apply_variant(cfg.model, spec)
         res = measure(cfg.model, size, args)
         res.update(config=name, input=f'{size[0]}x{size[1]}')
         if args.train_memory:
