@@ -27,7 +27,7 @@
 # Checkpoint selection: 300W has no validation split apart from its test sets, so, as in MMPose's 300W configs,
 # validation runs on the test sets and save_best keeps the best test NME; for a protocol without selection on
 # test data, set default_hooks.checkpoint.save_best=None and report the last epoch.
-_base_ = ['mmpose::_base_/default_runtime.py']
+_base_ = ['mmpose::_base_/default_runtime.py', '../_base_/data/300w_224x224.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 
 # runtime
@@ -70,13 +70,7 @@ model = dict(
         decoder=codec),
     test_cfg=dict(flip_test=False))
 
-# data
-dataset_type = 'FaceAlign300WDataset'
-data_mode = 'topdown'
-data_root = 'data/300w/'
-meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape', 'img_shape', 'input_size',
-             'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
-             'dataset_name', 'keypoints_occluded', 'subset')
+# data: configs/_base_/data/300w_224x224.py; the training augmentation is this method's
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
@@ -85,40 +79,6 @@ train_pipeline = [
          rotate_factor=20, rotate_prob=1.0),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs', meta_keys=meta_keys),
+    dict(type='PackPoseInputs', meta_keys=_base_.meta_keys),
 ]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs', meta_keys=meta_keys),
-]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, data_mode=data_mode,
-        ann_file='annotations/face_landmarks_300w_train.json', data_prefix=dict(img='images/'),
-        pipeline=train_pipeline))
-# common and challenge subsets in one run (full = both)
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file=f'annotations/face_landmarks_300w_valid_{subset}.json', subset_tag=subset,
-                 data_prefix=dict(img='images/'), test_mode=True, pipeline=val_pipeline)
-            for subset in ('common', 'challenge')
-        ]))
-test_dataloader = val_dataloader
-
-# inter-ocular NME (outer eye corners, as the paper's Table 1), FR and AUC at 0.08 and 0.1
-val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', fr_thresholds=(0.08, 0.1))
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -21,7 +21,7 @@
 # out of the crop (the paper's L2 has no weights; loss.use_target_weight=True drops them, as MMPose's heads do).
 # Checkpoints are selected on the test sets (300W has no other validation split, as in MMPose's 300W configs); set
 # default_hooks.checkpoint.save_best=None to report the last epoch instead.
-_base_ = ['mmpose::_base_/default_runtime.py']
+_base_ = ['mmpose::_base_/default_runtime.py', '../_base_/data/300w_224x224.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 
 # runtime
@@ -75,13 +75,7 @@ model = dict(
         decoder=codec),
     test_cfg=dict(flip_test=False))
 
-# data
-dataset_type = 'FaceAlign300WDataset'
-data_mode = 'topdown'
-data_root = 'data/300w/'
-meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape', 'img_shape', 'input_size',
-             'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
-             'dataset_name', 'keypoints_occluded', 'subset')
+# data: configs/_base_/data/300w_224x224.py; the training augmentation is this method's
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
@@ -89,38 +83,6 @@ train_pipeline = [
     dict(type='RandomBBoxTransform', shift_factor=0.1, scale_factor=(0.75, 1.25), rotate_factor=30),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs', meta_keys=meta_keys),
+    dict(type='PackPoseInputs', meta_keys=_base_.meta_keys),
 ]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs', meta_keys=meta_keys),
-]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, data_mode=data_mode,
-        ann_file='annotations/face_landmarks_300w_train.json', data_prefix=dict(img='images/'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file=f'annotations/face_landmarks_300w_valid_{subset}.json', subset_tag=subset,
-                 data_prefix=dict(img='images/'), test_mode=True, pipeline=val_pipeline)
-            for subset in ('common', 'challenge')
-        ]))
-test_dataloader = val_dataloader
-
-val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', fr_thresholds=(0.08, 0.1))
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

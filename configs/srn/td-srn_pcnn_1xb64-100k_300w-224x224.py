@@ -26,7 +26,7 @@
 #   - HSRM FC layers keep PyTorch's default initialisation (the official slim default is Xavier); the patch CNN uses
 #     the official truncated normal (0.01);
 #   - flip test averages the flipped prediction, as the official evaluation does.
-_base_ = ['mmpose::_base_/default_runtime.py']
+_base_ = ['mmpose::_base_/default_runtime.py', '../_base_/data/300w_224x224.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 
 # runtime: 100k iterations of batch 64
@@ -68,13 +68,7 @@ model = dict(
         decoder=codec),
     test_cfg=dict(flip_test=True, shift_coords=True))
 
-# data
-dataset_type = 'FaceAlign300WDataset'
-data_mode = 'topdown'
-data_root = 'data/300w/'
-meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape', 'img_shape', 'input_size',
-             'input_center', 'input_scale', 'flip', 'flip_direction', 'flip_indices', 'raw_ann_info',
-             'dataset_name', 'keypoints_occluded', 'subset')
+# data: configs/_base_/data/300w_224x224.py; the training augmentation is this method's
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
@@ -85,40 +79,6 @@ train_pipeline = [
          hue_delta=36),
     dict(type='RandomNoisePatchOcclusion', prob=1.0, patch_size=48, border=50, ref_size=224),
     dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs', meta_keys=meta_keys),
+    dict(type='PackPoseInputs', meta_keys=_base_.meta_keys),
 ]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs', meta_keys=meta_keys),
-]
-train_dataloader = dict(
-    batch_size=64,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, data_mode=data_mode,
-        ann_file='annotations/face_landmarks_300w_train.json', data_prefix=dict(img='images/'),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file=f'annotations/face_landmarks_300w_valid_{subset}.json', subset_tag=subset,
-                 data_prefix=dict(img='images/'), test_mode=True, pipeline=val_pipeline)
-            for subset in ('common', 'challenge')
-        ]))
-test_dataloader = val_dataloader
-
-# NME by the outer eye corners (36, 45; the paper's inter-ocular); FR is the share of faces ABOVE the threshold (the
-# official script's "fr@0.08" is the share below it)
-val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', fr_thresholds=(0.08, 0.1))
-test_evaluator = val_evaluator
+train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=True), dataset=dict(pipeline=train_pipeline))
