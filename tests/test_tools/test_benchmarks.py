@@ -98,3 +98,21 @@ def test_benchmark_srn_iterations_and_patch_share(repo_root, tmp_path):
     for row in (srn, t1):
         assert 0 < row['patch_share_pct'] < 100 and row['forward_b32_ms'] > row['patch_ms'] > 0
     assert srn['gflops'] > t1['gflops'] and 'patch extraction' in text
+
+
+def test_median_time_synchronises_cuda(repo_root, monkeypatch):
+    """On CUDA every timed run is bracketed by synchronisations, so it times the kernels, not their launch."""
+    import importlib.util
+    import os.path as osp
+
+    import torch
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_model', osp.join(repo_root, 'tools', 'analysis_tools', 'benchmark_model.py'))
+    bm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bm)
+    events = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_initialized', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda *a, **k: events.append('sync'))
+    assert bm.median_time(lambda: events.append('run'), repeats=2, warmup=1) >= 0
+    assert events == ['run'] + ['sync', 'run', 'sync'] * 2

@@ -119,12 +119,16 @@ def regression_reference(model_cfg):
 
 
 def median_time(fn, repeats: int, warmup: int = 3) -> float:
+    # CUDA kernels run asynchronously: without a synchronisation each run would time the kernel launches only
+    sync = torch.cuda.synchronize if torch.cuda.is_available() and torch.cuda.is_initialized() else (lambda: None)
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
+        sync()
         t = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
