@@ -7,12 +7,13 @@ import os.path as osp
 import pytest
 import yaml
 from mmengine.config import Config
+from mmengine.utils import import_modules_from_strings
 from mmpose.registry import HOOKS, METRICS, MODELS, TRANSFORMS
 from mmpose.utils import register_all_modules
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+CONFIGS = sorted(p for pattern in (('configs', '**', '*.py'), ('projects', '*', 'configs', '**', '*.py'))
+                 for p in glob.glob(osp.join(REPO, *pattern), recursive=True) if '_base_' not in p)
 
 
 def _pipelines(dataset_cfg):
@@ -30,13 +31,16 @@ def test_config_builds(path):
     register_all_modules()
     cfg = Config.fromfile(path)
     assert 'mmfacealign' in cfg.custom_imports['imports']
+    import_modules_from_strings(cfg.custom_imports['imports'])          # projects/ register their own modules
     model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for pipeline in _pipelines(cfg[loader]['dataset']):
             for t in pipeline:
                 TRANSFORMS.build(t)
-    METRICS.build(cfg.test_evaluator)
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    for metric in evaluators:
+        METRICS.build(metric)
     for hook in cfg.get('custom_hooks', []):
         HOOKS.build(hook)
 
