@@ -204,3 +204,17 @@ def test_map_offsets_to_normalised():
     u = normalised_to_map(n, (28, 28))
     torch.testing.assert_close(map_to_normalised(u + 1.5, (28, 28)) - n, map_offsets_to_normalised(
         torch.full_like(u, 1.5), (28, 28)))
+
+
+def test_crop_patches_traced_clamp_bounds_are_numbers():
+    """Under torch.jit.trace (FLOP counting) sizes become 0-dim CPU tensors; clamp bounds built from them made the
+    trace fail for a CUDA map ("min is on cpu", seen on an H200 in benchmark_model's FLOP count of FFLD)."""
+    import warnings
+    feature, centres = torch.randn(2, 3, 16, 16), torch.rand(2, 4, 2) * 16
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        graph = torch.jit.trace(lambda f, c: crop_patches(f, c, 4), (feature, centres)).graph
+    clamps = [n for n in graph.nodes() if n.kind() == 'aten::clamp']
+    assert len(clamps) == 2
+    for node in clamps:
+        assert [str(node.inputsAt(i).type()) for i in (1, 2)] == ['float', 'float']

@@ -16,7 +16,8 @@
 # shape model .whl/pdm/ (MMFA_CACHE), identical to the one made with network access.
 # Knobs: PY (python3), SITE (/tmp/gpu_check/site), DATA_ROOT (/tmp/gpu_check/synthface), EPOCHS (8), WORKERS (3
 # loader workers per run), SF_ARGS (extra generate_synthface.py arguments, e.g. a tiny dataset for a dry run),
-# FAMILIES (default all five), BENCH_REPEATS (50), SKIP_BENCH=1, TRAIN_TIMEOUT (s per run, 150), BENCH_TIMEOUT (150).
+# FAMILIES (default all five), BENCH_REPEATS (50), SKIP_BENCH=1, SKIP_TRAIN=1, TRAIN_TIMEOUT (s per run, 150),
+# BENCH_TIMEOUT (s per config, 90).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -72,19 +73,35 @@ EOF_PY
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "environment check failed"; exit 1; }
 DEVICE=cpu; "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' && DEVICE=cuda
 
-stamp "SynthFace into $DATA_ROOT"
-# shellcheck disable=SC2086
-"$PY" tools/misc/generate_synthface.py --out-dir "$DATA_ROOT" --splits train val --workers "$(nproc)" \
-  ${SF_ARGS:-} 2>&1 | tee "$LOGS/generate_synthface.log" | grep -v Warning
-[ -f "$DATA_ROOT/meta.json" ] || { echo "SynthFace generation failed"; exit 1; }
+if [ -z "${SKIP_TRAIN:-}" ]; then
+  stamp "SynthFace into $DATA_ROOT"
+  # shellcheck disable=SC2086
+  "$PY" tools/misc/generate_synthface.py --out-dir "$DATA_ROOT" --splits train val --workers "$(nproc)" \
+    ${SF_ARGS:-} 2>&1 | tee "$LOGS/generate_synthface.log" | grep -v Warning
+  [ -f "$DATA_ROOT/meta.json" ] || { echo "SynthFace generation failed"; exit 1; }
+fi
 
 # ----------------------------------------------------------------------------------------------- 1. benchmark_model
 if [ -z "${SKIP_BENCH:-}" ]; then
-  stamp "benchmark_model --device $DEVICE (alone)"
-  cfgs=(); for f in "${FAMS[@]}"; do cfgs+=("${CONFIGS[$f]}"); done
-  timeout "${BENCH_TIMEOUT:-150}" "$PY" tools/analysis_tools/benchmark_model.py "${cfgs[@]}" --device "$DEVICE" \
-    --repeats "${BENCH_REPEATS:-50}" --throughput-batch 32 --train-batch 32 --train-memory --relative-to 0 \
-    --out "$OUT/benchmark_$DEVICE.json" 2>&1 | grep -v -i warn | tee "$LOGS/benchmark_model.log"
+  # one process a config, so that one failure loses no other row
+  for f in "${FAMS[@]}"; do
+    stamp "benchmark_model --device $DEVICE $f (alone)"
+    timeout "${BENCH_TIMEOUT:-90}" "$PY" tools/analysis_tools/benchmark_model.py "${CONFIGS[$f]}" --device "$DEVICE" \
+      --repeats "${BENCH_REPEATS:-50}" --throughput-batch 32 --train-batch 32 --train-memory \
+      --out "$LOGS/benchmark_$f.json" 2>&1 | grep -v -i warn | tee "$LOGS/benchmark_$f.log"
+  done
+  "$PY" - "$OUT/benchmark_$DEVICE.json" "$LOGS" "${FAMS[@]}" <<'EOF_PY'
+import json, os.path as osp, sys
+rows = []
+for fam in sys.argv[3:]:
+    p = osp.join(sys.argv[2], f'benchmark_{fam}.json')
+    rows += json.load(open(p)) if osp.isfile(p) else [dict(config=fam, failed=True)]
+base = next((r['latency_ms'] for r in rows if 'latency_ms' in r), None)
+for r in rows:
+    if base and 'latency_ms' in r:
+        r['latency_ratio'] = r['latency_ms'] / base
+json.dump(rows, open(sys.argv[1], 'w'), indent=2)
+EOF_PY
   pack
 fi
 
@@ -93,7 +110,8 @@ OPTS=(train_dataloader.dataset.data_root="$DATA_ROOT/" val_dataloader.dataset.da
       train_dataloader.num_workers="$WORKERS" val_dataloader.num_workers="$WORKERS"
       train_cfg.max_epochs="$EPOCHS" train_cfg.val_interval="$EPOCHS" default_hooks.checkpoint.interval="$EPOCHS"
       randomness.seed=0)
-for prec in fp32 amp; do
+PRECS=(fp32 amp); [ -n "${SKIP_TRAIN:-}" ] && PRECS=()
+for prec in "${PRECS[@]}"; do
   stamp "training wave $prec (${FAMS[*]} concurrently, $EPOCHS epochs each)"
   flag=(); [ "$prec" = amp ] && flag=(--amp)
   pids=()
@@ -127,8 +145,9 @@ for fam in fams:
     for prec in ('fp32', 'amp'):
         run = dict(family=fam, precision=prec)
         st = osp.join(logs, f'{fam}_{prec}.status.json')
-        if osp.isfile(st):
-            run.update(json.load(open(st)))
+        if not osp.isfile(st):
+            continue                                            # not run (SKIP_TRAIN)
+        run.update(json.load(open(st)))
         sj = osp.join(logs, f'{fam}_{prec}.scalars.json')
         recs = [json.loads(l) for l in open(sj)] if osp.isfile(sj) else []
         train = [r for r in recs if 'loss' in r]
@@ -177,8 +196,12 @@ if 'benchmark_model' in summary:
               '| config | params (M) | GFLOPs | latency b1 (ms) | throughput b32 (img/s) | train step b32 (ms) | '
               'train peak mem (MB) |', '|---|---|---|---|---|---|---|']
     for b in summary['benchmark_model']:
+        if b.get('failed'):
+            lines.append(f"| {b['config']} | failed (see logs.tar.gz) | | | | | |")
+            continue
         lines.append(f"| {b['config']} | {b['params_M']:.3f} | {b['gflops']:.3f} | {b['latency_ms']:.2f} | "
-                     f"{b['throughput_img_s']:.0f} | {b['train_step_ms']:.1f} | {b.get('train_peak_mb', float('nan')):.0f} |")
+                     f"{b['throughput_img_s']:.0f} | {b['train_step_ms']:.1f} | "
+                     f"{b.get('train_peak_mb', float('nan')):.0f} |")
 open(osp.join(out, 'summary.md'), 'w').write('\n'.join(lines) + '\n')
 print('\n'.join(lines))
 EOF_PY

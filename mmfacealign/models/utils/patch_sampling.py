@@ -184,6 +184,9 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
         raise ValueError(f'{name}: centres must be (B, K, 2) with B = {feature.shape[0]} (the feature batch), '
                          f'got shape {tuple(centres.shape)}')
     b, c, height, width = feature.shape
+    # Python ints also under torch.jit.trace (FLOP counting, export), where sizes are 0-dim CPU tensors: as clamp
+    # bounds they fail for a CUDA map ("min is on cpu")
+    height, width = int(height), int(width)
     k = centres.shape[1]
     ph, pw = _patch_hw(patch_size)
     if groups is not None:
