@@ -7,16 +7,16 @@
 #
 # Deviations / choices the paper leaves open (each a config value, documented in projects/srn_video/README.md):
 #   - Q-only warm-up: the first q_only_iters iterations train the Q-net alone (SRN not updated), then both;
-#   - epsilon-greedy: epsilon 1 -> 0.1 linearly over the first 60 of the 84 iterations (the synthesizer's default,
-#     over 1000 updates, suits longer runs: e.g. the 300VW config);
+#   - Q-only warm-up of 10 of the 42 iterations; epsilon 1 -> 0.1 linearly over the first 30 (the synthesizer's
+#     default, over 1000 updates, suits longer runs: e.g. the 300VW config);
 #   - gamma 0.9, K = 8 clips of replay, replay minibatch 32, the Q-net head: HOFSSynthesizer's defaults.
 _base_ = ['./srn-video_pcnn-s_no-occlusion_synthface-video-128x128.py']
 
 model = dict(
-    q_only_iters=20,
+    q_only_iters=10,
     occlusion_synthesis=dict(
         _delete_=True,
         type='HOFSSynthesizer',
-        epsilon=dict(start=1.0, end=0.1, steps=60, mode='linear'),
+        epsilon=dict(start=1.0, end=0.1, steps=30, mode='linear'),
         q_net=dict(type='HOFSQNet', patch_size=24,
                    patch_cnn=dict(type='PatchCNN', channels=(16, 32, 32), kernel_sizes=(5, 3, 3)))))

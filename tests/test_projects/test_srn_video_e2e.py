@@ -1,0 +1,81 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""SRN video mode end to end through the mmengine runner: HOFS fine-tuning of a (randomly initialised, mean-shape-
+set) SRN checkpoint on SynthFace video clips lowers both the SRN loss and the Q-net's Bellman loss, resumes with the
+Q-net, frozen reward copy and replay memory intact, and tests every frame (ClipTestLoop) with per-category NME and
+the temporal jitter."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.models import build_pose_estimator
+
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_tools'))
+from e2e_utils import read_scalars, run  # noqa: E402
+
+CONFIG = 'projects/srn_video/configs/srn-video_pcnn-s_hofs_synthface-video-128x128.py'
+
+
+def _pretrained(repo_root, path):
+    """A checkpoint of the image SRN (SynthFace config) with seeded weights and a mean shape: what HOFS loads."""
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(repo_root, 'configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py'))
+    torch.manual_seed(0)
+    model = build_pose_estimator(cfg.model)
+    model.init_weights()
+    model.head.set_mean_shape(torch.rand(68, 2) * 0.4 + 0.3)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+
+
+def _options(root):
+    root = root.rstrip('/') + '/'
+    opts = [f'train_dataloader.dataset.dataset.data_root={root}', f'val_dataloader.dataset.dataset.data_root={root}',
+            f'test_dataloader.dataset.dataset.data_root={root}']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False']
+    # 6 videos x 16 frames -> 18 clips of 8 (stride 4); 2 clips a batch: 9 iterations an epoch, 4 epochs = 36
+    return opts + ['train_dataloader.batch_size=2', 'train_dataloader.dataset.stride=4', 'train_cfg.max_epochs=4',
+                   'train_cfg.val_interval=4',
+                   'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1', 'randomness.seed=0',
+                   'optim_wrapper.optimizer.lr=5e-4', 'model.q_only_iters=4',
+                   'model.occlusion_synthesis.epsilon.steps=20', 'model.occlusion_synthesis.batch_size=16',
+                   # gamma 0: the Bellman target (Eq. 11) is the reward itself, a fixed regression target that loss_q
+                   # must fit; with gamma > 0 the targets move with Q and loss_q need not fall in a short run
+                   'model.occlusion_synthesis.gamma=0.0']
+
+
+def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_root, repo_root, tmp_path):
+    work = str(tmp_path / 'hofs')
+    ckpt = str(tmp_path / 'pretrained.pth')
+    _pretrained(repo_root, ckpt)
+    opts = _options(synthface_video_root)
+    run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', f'load_from={ckpt}', *opts], repo_root)
+    logs = read_scalars(work)
+    kpt = np.array([e['loss_kpt'] for e in logs if 'loss_kpt' in e])
+    q = np.array([e['loss_q'] for e in logs if 'loss_q' in e])
+    assert len(q) >= 30 and len(kpt) >= 25, (len(q), len(kpt))
+    assert kpt[-5:].mean() < 0.9 * kpt[:5].mean(), kpt
+    assert q[-5:].mean() < 0.5 * q[:5].mean(), q
+    state = torch.load(osp.join(work, 'epoch_4.pth'), map_location='cpu', weights_only=False)
+    assert bool(state['state_dict']['hofs_ready']) and len(state['hofs_replay']) > 0
+    # the frozen reward copy is the loaded checkpoint's head, untouched by fine-tuning
+    pre = torch.load(ckpt, map_location='cpu')['state_dict']
+    torch.testing.assert_close(state['state_dict']['reward_model.head.hsrm.memory.weight'],
+                               pre['head.hsrm.memory.weight'])
+    assert not torch.allclose(state['state_dict']['head.hsrm.memory.weight'], pre['head.hsrm.memory.weight'])
+
+    out = osp.join(work, 'metrics.json')
+    run(['tools/test.py', CONFIG, osp.join(work, 'epoch_4.pth'), '--work-dir', work, '--out', out,
+         '--cfg-options', *opts], repo_root)
+    with open(out) as f:
+        metrics = json.load(f)
+    for key in ('NME', 'category1/NME', 'category2/NME', 'category3/NME', 'jitter'):
+        assert np.isfinite(metrics[key]) and metrics[key] > 0, (key, metrics)
+    # every frame is scored: 3 test videos x 16 frames (ClipTestLoop), not one frame per clip
+    per_image = [osp.join(dp, f) for dp, _, fs in __import__('os').walk(work) for f in fs
+                 if f == 'face_alignment.per_image.json']
+    with open(sorted(per_image)[-1]) as f:
+        assert json.load(f)['num_images'] == 48
