@@ -1,6 +1,5 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """HOFS (SRN Sec. 3.2, Eq. 10-12): actions, noise patch, Q-net, epsilon-greedy, replay, Bellman target, synthesizers."""
-import os
 
 import numpy as np
 import pytest
@@ -305,8 +304,6 @@ def test_hofs_synthesizer_target_network_and_state():
 
 
 # ------------------------------------------------------------------------------------------------------ HOFS vs random
-@pytest.mark.skipif(os.environ.get('HOFS_QLEARNING_CHECK') != '1',
-                    reason='opt-in (HOFS_QLEARNING_CHECK=1): 35-50 s on 2 CPU cores, beyond the unit-test budget')
 def test_hofs_placement_beats_random_placement():
     """After a short Q-learning run against a frozen landmark model fitted on clean SynthFace-like frames, greedy HOFS
     placement on held-out clips earns a higher mean reward (NME) than random placement, same frames and seeds.
