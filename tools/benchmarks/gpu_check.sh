@@ -47,13 +47,8 @@ read -r -a FAMS <<< "${FAMILIES:-baseline scdf ffld odn srn}"
 
 # ---------------------------------------------------------------------------------------------------- environment
 stamp "environment"
-if compgen -G ".whl/*.whl" > /dev/null; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
-    || { echo "wheel install failed"; exit 1; }
-  cp tools/benchmarks/gpu_shim/mmcv_ops_stub.py "$SITE/mmcv/ops/__init__.py"
-  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
-fi
-[ -d .whl/pdm ] && export MMFA_CACHE="$REPO/.whl/pdm"
+# shellcheck source=tools/benchmarks/gpu_env.sh
+source tools/benchmarks/gpu_env.sh
 {
   nvidia-smi 2>&1 || echo "no nvidia-smi"
   "$PY" - <<'EOF_PY'
