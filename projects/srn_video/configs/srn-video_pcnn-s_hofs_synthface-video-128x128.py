@@ -7,7 +7,7 @@
 #
 # Deviations / choices the paper leaves open (each a config value, documented in projects/srn_video/README.md):
 #   - Q-only warm-up: the first q_only_iters iterations train the Q-net alone (SRN not updated), then both;
-#   - Q-only warm-up of 10 of the 42 iterations; epsilon 1 -> 0.1 linearly over the first 30 (the synthesizer's
+#   - Q-only warm-up of 10 of the 48 iterations; epsilon 1 -> 0.1 linearly over the first 30 (the synthesizer's
 #     default, over 1000 updates, suits longer runs: e.g. the 300VW config);
 #   - gamma 0.9, K = 8 clips of replay, replay minibatch 32, the Q-net head: HOFSSynthesizer's defaults.
 _base_ = ['./srn-video_pcnn-s_no-occlusion_synthface-video-128x128.py']

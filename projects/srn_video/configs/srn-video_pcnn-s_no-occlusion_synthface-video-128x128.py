@@ -7,7 +7,7 @@
 #       --cfg-options load_from=work_dirs/srn_synthface/best_NME_epoch_15.pth
 #
 # Deviations (the paper gives no video training recipe; the authors never released this part):
-#   - fine-tuning: Adam 1e-4, constant, 1 epoch of the 168 training clips (8 frames every 8: 42 iterations of 4
+#   - fine-tuning: Adam 1e-4, constant, 1 epoch of the 192 training clips (8 frames every 8: 48 iterations of 4
 #     clips = 32 frames), CPU-sized (about 10 min on 2 cores without synthesis);
 #   - the initial shape of every frame is the mean shape in the frame's ground-truth box (the paper's "as for
 #     images"); the tracker (srn_video.apis) can instead start from the previous frame's shape;
