@@ -1,0 +1,278 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""ONNX export of a top-down face-alignment model and its check against onnxruntime.
+
+What is exported is ``backbone -> neck -> head.forward``: for the mmfacealign families (baseline regression,
+SCDF static and dynamic, FFLD, ODN, SRN with its cascade unrolled) the (B, K, 2) normalised input coordinates
+that ``head.forward`` gives; for MMPose's heatmap / SimCC heads their raw outputs. Decoding (the codec) and the
+mapping back to image pixels stay in Python (:class:`~mmfacealign.deployment.ORTFaceAligner`), so both backends
+share them. The graph has one input ``input`` (B, 3, H, W), already normalised by the data preprocessor, with a
+dynamic batch axis, and the outputs ``keypoints`` (one tensor) or ``output0``, ``output1``, ... (a tuple).
+
+The exporter is torch's TorchScript-based one (``dynamo=False``): on torch 2.9 it traces every family of the
+project, the Python branches of the heads (SRN's mean-shape check, the finite-centre checks of the patch
+cropping) being evaluated once at trace time.
+"""
+import copy
+import os.path as osp
+import re
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from torch import Tensor, nn
+
+DEFAULT_OPSET = 17      # grid_sample (FFLD's and SRN's patch cropping) needs opset 16 or later
+INPUT_NAME = 'input'
+
+
+class ExportError(RuntimeError):
+    """Base class of the errors of the export tool (its CLI exits non-zero with the message)."""
+
+
+class CheckpointMismatchError(ExportError):
+    """The checkpoint's parameter names or shapes do not match the model built from the config."""
+
+
+class UnsupportedOpError(ExportError):
+    """An operator of the model has no ONNX form at the requested opset."""
+
+    def __init__(self, message: str, op: str, opset: int):
+        super().__init__(message)
+        self.op, self.opset = op, opset
+
+
+class OnnxCheckError(ExportError):
+    """onnxruntime's outputs differ from PyTorch's by more than the tolerance."""
+
+
+# ------------------------------------------------------------------------------------------------ config / model
+def load_config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
+    """A config from a path, a ``package::relative/path.py`` name (e.g. ``mmpose::face_2d_keypoint/...``, which
+    ``Config.fromfile`` does not accept) or a ``Config``; ``cfg_options`` merged in."""
+    if isinstance(config, Config):
+        cfg = copy.deepcopy(config)
+    elif '::' in config and not osp.isfile(config):
+        from mmengine.hub import get_config
+        cfg = get_config(config)
+    else:
+        cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def input_size_of(cfg: Config) -> Tuple[int, int]:
+    """(w, h) of the model input: the test pipeline's ``TopdownAffine``, else the head's codec."""
+    from mmfacealign.apis import inference_config
+    try:
+        pipeline = inference_config(cfg).test_dataloader.dataset.pipeline
+    except (KeyError, AttributeError):
+        pipeline = []
+    for step in pipeline:
+        if step.get('type') == 'TopdownAffine' and 'input_size' in step:
+            return tuple(int(s) for s in step['input_size'])
+    decoder = cfg.model.get('head', {}).get('decoder') or {}
+    if 'input_size' in decoder:
+        return tuple(int(s) for s in decoder['input_size'])
+    raise KeyError(f'{cfg.filename}: no input size found (test pipeline TopdownAffine.input_size or '
+                   'model.head.decoder.input_size); pass --input-size W H')
+
+
+def _state_dict_of(checkpoint: dict) -> Dict[str, Tensor]:
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointMismatchError(f'the checkpoint holds no state_dict (got {type(checkpoint).__name__})')
+    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
+
+
+def _name_list(keys: Sequence[str], limit: int = 20) -> str:
+    keys = sorted(keys)
+    more = f', ... ({len(keys) - limit} more)' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more
+
+
+def load_checkpoint_strict(model: nn.Module, checkpoint: str) -> dict:
+    """Load ``checkpoint`` into ``model``, every key and shape checked; raises :class:`CheckpointMismatchError`
+    naming the missing, unexpected and shape-mismatched keys. Returns the checkpoint's ``meta`` (or {})."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    if not osp.isfile(checkpoint):
+        raise CheckpointMismatchError(f'checkpoint {checkpoint}: no such file')
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = _state_dict_of(ckpt)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})'
+                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or mismatched:
+        lines = [f'checkpoint {checkpoint} does not match the model built from the config:']
+        if missing:
+            lines.append(f'  missing keys ({len(missing)}): {_name_list(missing)}')
+        if unexpected:
+            lines.append(f'  unexpected keys ({len(unexpected)}): {_name_list(unexpected)}')
+        if mismatched:
+            lines.append(f'  shape mismatches ({len(mismatched)}): {_name_list(mismatched)}')
+        raise CheckpointMismatchError('\n'.join(lines))
+    model.load_state_dict(state, strict=True)
+    return ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+
+
+def build_model(config: Union[str, Config], checkpoint: Optional[str] = None,
+                cfg_options: Optional[dict] = None) -> nn.Module:
+    """The model of ``config`` (mmfacealign's ``init_model``: any project config or ``mmpose::`` name) on the CPU in
+    eval mode, with ``checkpoint`` loaded strictly (:func:`load_checkpoint_strict`); random weights without one."""
+    from mmpose.utils import register_all_modules
+    register_all_modules()
+    import mmfacealign  # noqa: F401  (registers the project's modules)
+    from mmfacealign.apis import init_model
+    model = init_model(load_config(config, cfg_options), None, device='cpu')
+    if checkpoint is not None:
+        meta = load_checkpoint_strict(model, checkpoint)
+        if 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------------- export
+class HeadOutputs(nn.Module):
+    """``head.forward(extract_feat(x))``: the network part of a top-down estimator, without flip test or decoding
+    (a tuple output, e.g. SimCC's, is returned as a tuple)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor):
+        out = self.model.head.forward(self.model.extract_feat(x))
+        return tuple(out) if isinstance(out, (tuple, list)) else out
+
+
+def _masked_softmax_scatter(weights: Tensor, mask: Tensor) -> Tensor:
+    """:func:`~mmfacealign.models.layers.graph_conv.masked_softmax` with a scatter onto the flat mask indices in
+    place of the boolean-mask assignment ``full[..., mask] = weights``, which the TorchScript exporter turns into
+    an invalid graph for batched weights (SCDF's dynamic neighbour weights). The same values (row-major order)."""
+    from mmfacealign.models.layers.graph_conv import MASK_FILL
+    n = mask.shape[0]
+    index = torch.nonzero(mask.flatten()).flatten()
+    flat = weights.reshape(-1, weights.shape[-1])
+    full = flat.new_full((flat.shape[0], n * n), MASK_FILL).scatter(1, index[None].expand(flat.shape[0], -1), flat)
+    return F.softmax(full.reshape(weights.shape[:-1] + (n, n)), dim=-1)
+
+
+@contextmanager
+def export_rewrites():
+    """Export-only equivalent forms of ops that the exporter mistranslates (checked against the unchanged eager
+    model by :func:`check_onnx`)."""
+    from mmfacealign.models.layers import dynamic_adjacency
+    original = dynamic_adjacency.masked_softmax
+    dynamic_adjacency.masked_softmax = _masked_softmax_scatter
+    try:
+        yield
+    finally:
+        dynamic_adjacency.masked_softmax = original
+
+
+_OP_PATTERN = re.compile(r"operator '?([A-Za-z_][\w:.]*)'?")
+
+
+def _unsupported(err: Exception, opset: int) -> UnsupportedOpError:
+    text = str(err)
+    match = _OP_PATTERN.search(text)
+    op = match.group(1) if match else 'unknown operator'
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return UnsupportedOpError(f'ONNX export failed: operator {op} cannot be exported at ONNX opset {opset} '
+                              f'({type(err).__name__}: {first})', op=op, opset=opset)
+
+
+def export_onnx(model: nn.Module, out: str, input_size: Tuple[int, int], opset: int = DEFAULT_OPSET,
+                batch: int = 1) -> List[str]:
+    """Export ``model``'s :class:`HeadOutputs` to ``out`` at ``opset`` with a dynamic batch axis, the input
+    (batch, 3, h, w) for ``input_size = (w, h)``. Returns the output names. An operator without ONNX form raises
+    :class:`UnsupportedOpError` naming it and the opset."""
+    import warnings
+    wrapper = HeadOutputs(model).eval()
+    w, h = input_size
+    x = torch.randn(batch, 3, h, w)
+    with torch.no_grad():
+        sample = wrapper(x)
+    if isinstance(sample, Tensor):
+        names = ['keypoints'] if sample.ndim == 3 and sample.shape[-1] == 2 else ['output']
+    else:
+        names = [f'output{i}' for i in range(len(sample))]
+    axes = {name: {0: 'batch'} for name in [INPUT_NAME] + names}
+    try:
+        with torch.no_grad(), export_rewrites(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')           # TracerWarnings of the Python checks, exporter deprecation
+            torch.onnx.export(wrapper, (x, ), out, opset_version=opset, dynamo=False, input_names=[INPUT_NAME],
+                              output_names=names, dynamic_axes=axes, do_constant_folding=True)
+    except (torch.onnx.errors.UnsupportedOperatorError, torch.onnx.errors.SymbolicValueError,
+            torch.onnx.errors.OnnxExporterError) as err:
+        raise _unsupported(err, opset) from err
+    except RuntimeError as err:                         # older symbolic functions raise plain RuntimeErrors
+        if 'ONNX' in str(err) and 'operator' in str(err):
+            raise _unsupported(err, opset) from err
+        raise
+    _add_metadata(out, opset, input_size, model)
+    return names
+
+
+def _add_metadata(path: str, opset: int, input_size: Tuple[int, int], model: nn.Module) -> None:
+    import onnx
+    proto = onnx.load(path)
+    meta = (('mmfacealign.opset', str(opset)), ('mmfacealign.input_size', f'{input_size[0]}x{input_size[1]}'),
+            ('mmfacealign.head', type(model.head).__name__))
+    for key, value in meta:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, path)
+
+
+# ------------------------------------------------------------------------------------------------------ check
+def ort_session(path: str, num_threads: Optional[int] = None, providers: Sequence[str] = ('CPUExecutionProvider', )):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = int(num_threads)
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(path, options, providers=list(providers))
+
+
+def check_onnx(model: nn.Module, path: str, input_size: Tuple[int, int], batches: Sequence[int] = (1, 3),
+               atol: float = 1e-4, seed: int = 0, session=None) -> Dict[int, Tuple[float, float]]:
+    """Run PyTorch (eager, the unchanged model) and onnxruntime on the same random inputs at each batch size.
+
+    Returns {batch: (max abs difference over all outputs, max abs PyTorch output)}. Raises
+    :class:`OnnxCheckError` when the difference exceeds ``atol * max(1, max |output|)``: ``atol`` itself for the
+    project's normalised coordinates (|x| <= 1), relative to the scale for larger outputs (MMPose's SimCC logits
+    reach ~1e2, where float32 rounding alone differs by ~1e-4)."""
+    session = session or ort_session(path)
+    wrapper = HeadOutputs(model).eval()
+    w, h = input_size
+    gen = torch.Generator().manual_seed(seed)
+    results = {}
+    for batch in batches:
+        x = torch.randn(batch, 3, h, w, generator=gen)
+        with torch.no_grad():
+            ref = wrapper(x)
+        ref = [ref] if isinstance(ref, Tensor) else list(ref)
+        got = session.run(None, {INPUT_NAME: x.numpy()})
+        if len(got) != len(ref):
+            raise OnnxCheckError(f'{path}: {len(got)} ONNX outputs, PyTorch gives {len(ref)}')
+        diff = scale = 0.0
+        for r, g in zip(ref, got):
+            if tuple(r.shape) != tuple(g.shape):
+                raise OnnxCheckError(f'{path}: batch {batch}: ONNX output shape {tuple(g.shape)}, PyTorch '
+                                     f'{tuple(r.shape)}')
+            r = r.numpy().astype(np.float64)
+            diff = max(diff, float(np.abs(r - g.astype(np.float64)).max()))
+            scale = max(scale, float(np.abs(r).max()))
+        results[batch] = (diff, scale)
+    bad = {b: d for b, (d, s) in results.items() if not d <= atol * max(1.0, s)}
+    if bad:
+        raise OnnxCheckError(f'{path}: onnxruntime differs from PyTorch by more than {atol:g} (max abs difference '
+                             + ', '.join(f'batch {b}: {d:.3g}' for b, d in bad.items()) + ')')
+    return results

@@ -1,0 +1,176 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""ONNX export (tools/deployment/export_onnx.py) and the onnxruntime backend (mmfacealign.deployment).
+
+A tiny model of every family (each family's SynthFace config, narrowed through config options; random weights
+saved as a checkpoint) is exported with a dynamic batch and compared with onnxruntime at batch 1 and 3; the
+onnxruntime backend gives PyTorch's image-space keypoints (flip test off) on a SynthFace face; a checkpoint that
+does not match its config and an operator without ONNX form at the opset are reported by name."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('onnxruntime')
+pytest.importorskip('onnx')
+
+from mmfacealign.deployment import (  # noqa: E402
+    CheckpointMismatchError,
+    ORTFaceAligner,
+    UnsupportedOpError,
+    build_model,
+    export_onnx,
+    inference_topdown_ort,
+)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY_RESNET = {'model.backbone.base_channels': 8, 'model.backbone.stem_channels': 16}  # 64 channels at the end
+TINY_GCN = {**TINY_RESNET, 'model.head.in_channels': 64, 'model.head.node_mid_channels': 16,
+            'model.head.hidden_channels': 16, 'model.head.num_res_blocks': 1}
+FAMILIES = {
+    'baseline': ('configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py',
+                 {**TINY_RESNET, 'model.head.in_channels': 64}),
+    'scdf': ('configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py', TINY_GCN),
+    'scdf-dyn': ('configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py',
+                 {**TINY_GCN, 'model.head.dynamic_weights': True, 'model.head.dynamic_source': 'node_map'}),
+    'ffld': ('configs/ffld/td-ffld_res18-w32_1xb64-15e_synthface-128x128.py',
+             {**TINY_RESNET, 'model.head.coarse_head.in_channels': 64, 'model.head.cropnet.mid_channels': 16,
+              'model.head.stages.0.in_channels': 16, 'model.head.stages.1.in_channels': 8,
+              'model.head.stages.2.in_channels': 16}),
+    'odn': ('configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py',
+            {**TINY_RESNET, 'model.neck.in_channels': 64,
+             'model.neck.gm.mid_channels': 16, 'model.neck.gm.product_channels': 64, 'model.neck.gm.out_channels': 64,
+             'model.neck.dm.mid_channels': 8, 'model.neck.reduce_channels': 8, 'model.head.in_features': 128}),
+    'srn': ('configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py',
+            {'model.head.patch_cnn.channels': (4, 8, 8),
+             'model.head.hsrm.region_channels': 32, 'model.head.hsrm.hidden_channels': 32,
+             'model.head.hsrm.component_channels': 16}),
+}
+
+
+def _export_tool():
+    spec = importlib.util.spec_from_file_location('export_onnx', osp.join(REPO, 'tools/deployment/export_onnx.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cli_options(options):
+    """``--cfg-options`` words for an options dict (tuples written as ``(a,b)``, as DictAction reads them)."""
+    return [f'{k}=({",".join(map(str, v))})' if isinstance(v, tuple) else f'{k}={v}' for k, v in options.items()]
+
+
+def tiny_checkpoint(family, path, seed=0):
+    """A random tiny model of ``family`` saved at ``path`` (SRN with a face-like mean shape); returns the model."""
+    config, options = FAMILIES[family]
+    torch.manual_seed(seed)
+    model = build_model(osp.join(REPO, config), cfg_options=options)
+    if hasattr(model.head, 'set_mean_shape'):
+        from mmfacealign.datasets.synthface.mean_shape import template_shape
+        shape = template_shape()
+        shape = (shape - shape.min(0)) / np.ptp(shape, 0) * 0.6 + 0.2
+        model.head.set_mean_shape(torch.as_tensor(shape, dtype=torch.float32))
+    with torch.no_grad():                              # non-trivial BN statistics
+        for name, buf in model.named_buffers():
+            if name.endswith('running_var'):
+                buf.uniform_(0.5, 2.0)
+            elif name.endswith('running_mean'):
+                buf.uniform_(-0.2, 0.2)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return model
+
+
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_export_matches_onnxruntime(family, tmp_path, capsys):
+    ckpt = str(tmp_path / f'{family}.pth')
+    tiny_checkpoint(family, ckpt)
+    out = str(tmp_path / f'{family}.onnx')
+    config, options = FAMILIES[family]
+    argv = [osp.join(REPO, config), ckpt, '--out', out, '--batch', '3', '--cfg-options', *cli_options(options)]
+    assert _export_tool().main(argv) == 0
+    text = capsys.readouterr().out
+    assert 'opset 17' in text and 'dynamic batch' in text
+    diffs = [float(line.split('max abs difference ')[1].split()[0]) for line in text.splitlines()
+             if line.startswith('onnxruntime vs PyTorch')]
+    assert len(diffs) == 2 and max(diffs) < 1e-4, text
+    import onnx
+    graph = onnx.load(out).graph
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == 'batch'
+    assert [o.name for o in graph.output] == ['keypoints']
+
+
+def synthface_face(size=256):
+    """One SynthFace test face (built-in shape model) and its landmark box."""
+    from mmfacealign.datasets.synthface.generator import SynthFaceConfig, generate_sample
+    from mmfacealign.datasets.synthface.shape_model import PointDistributionModel
+    img, ann = generate_sample(SynthFaceConfig(image_size=size, shape_model='builtin'),
+                               PointDistributionModel.builtin(), 'test', 0)
+    lo, hi = ann['keypoints'].min(0), ann['keypoints'].max(0)
+    return img, np.concatenate([lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)])
+
+
+@pytest.mark.parametrize('family', ['ffld', 'srn'])
+def test_ort_backend_matches_pytorch_inference(family, tmp_path):
+    from mmpose.apis import inference_topdown
+    ckpt = str(tmp_path / 'tiny.pth')
+    config, options = FAMILIES[family]
+    tiny_checkpoint(family, ckpt)
+    model = build_model(osp.join(REPO, config), ckpt, cfg_options=dict(options, **{'model.test_cfg.flip_test': False}))
+    export_onnx(model, str(tmp_path / 'tiny.onnx'), (128, 128))
+    aligner = ORTFaceAligner(str(tmp_path / 'tiny.onnx'), osp.join(REPO, config), cfg_options=options)
+    img, box = synthface_face()
+    boxes = np.stack([box, box + np.array([5, -3, 9, 4])])            # two faces: a batch of 2 boxes
+    ref = inference_topdown(model, img, boxes)
+    got = inference_topdown_ort(aligner, img, boxes)
+    assert len(got) == len(ref) == 2
+    for r, g in zip(ref, got):
+        kr, kg = r.pred_instances.keypoints, g.pred_instances.keypoints
+        assert kg.shape == kr.shape == (1, 68, 2)
+        assert np.abs(kg - kr).max() < 1e-3                            # image pixels (~1e-4 of the 256 image)
+        assert np.allclose(g.pred_instances.bboxes, r.pred_instances.bboxes)
+    # xywh boxes and no boxes (the whole image)
+    xywh = np.concatenate([box[:2], box[2:] - box[:2]])[None]
+    assert np.abs(inference_topdown_ort(aligner, img, xywh, bbox_format='xywh')[0].pred_instances.keypoints
+                  - ref[0].pred_instances.keypoints).max() < 1e-3
+    assert len(inference_topdown_ort(aligner, img)) == 1
+
+
+def test_checkpoint_mismatch_names_keys(tmp_path, capsys):
+    ckpt = str(tmp_path / 'baseline.pth')
+    tiny_checkpoint('baseline', ckpt)
+    state = torch.load(ckpt, weights_only=False)
+    state['state_dict'].pop('head.fc.weight')
+    state['state_dict']['head.extra.weight'] = torch.zeros(1)
+    torch.save(state, ckpt)
+    config, options = FAMILIES['baseline']
+    with pytest.raises(CheckpointMismatchError, match=r'missing keys \(1\): head\.fc\.weight') as err:
+        build_model(osp.join(REPO, config), ckpt, cfg_options=options)
+    assert 'unexpected keys (1): head.extra.weight' in str(err.value)
+    # the CLI: the full-size config against the tiny checkpoint, exit code 2 with the shape mismatches named
+    assert _export_tool().main([osp.join(REPO, config), ckpt, '--out', str(tmp_path / 'x.onnx')]) == 2
+    err = capsys.readouterr().err
+    assert 'missing keys (1): head.fc.weight' in err and 'unexpected keys (1): head.extra.weight' in err
+    assert 'shape mismatches' in err and 'backbone.conv1.weight' in err
+    assert not osp.exists(tmp_path / 'x.onnx')
+
+
+def test_unsupported_op_names_op_and_opset(tmp_path):
+    # FFLD's and SRN's patch cropping is a grid_sample, which ONNX has from opset 16 on
+    config, options = FAMILIES['srn']
+    model = tiny_checkpoint('srn', str(tmp_path / 'srn.pth'))
+    with pytest.raises(UnsupportedOpError, match=r'aten::grid_sampler.*opset 15') as err:
+        export_onnx(model, str(tmp_path / 'srn.onnx'), (128, 128), opset=15)
+    assert (err.value.op, err.value.opset) == ('aten::grid_sampler', 15)
+    # an op with no ONNX form at any opset, in a head: the CLI exits 3 naming it
+    tool = _export_tool()
+
+    def svd_forward(feats):
+        pooled = feats[-1]                                                # (B, 64) after the GAP neck
+        return torch.linalg.svdvals(pooled.reshape(-1, 8, 8))[:, :2].reshape(-1, 1, 2).expand(-1, 68, 2)
+
+    model = build_model(osp.join(REPO, FAMILIES['baseline'][0]), cfg_options=FAMILIES['baseline'][1])
+    model.head.forward = svd_forward
+    with pytest.raises(UnsupportedOpError, match=r'aten::linalg_svdvals.*opset 17'):
+        export_onnx(model, str(tmp_path / 'svd.onnx'), (128, 128), opset=17)
+    assert tool.EXIT_UNSUPPORTED == 3
