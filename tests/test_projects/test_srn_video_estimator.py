@@ -121,3 +121,18 @@ def test_hofs_init_hook_copies_the_loaded_srn_once(tmp_path):
     ckpt = {}
     HOFSInitHook().before_save_checkpoint(runner, ckpt)
     assert 'hofs_replay' in ckpt
+
+
+def test_hofs_without_its_init_hook_stops_with_the_fix():
+    model = _model(occlusion_synthesis=dict(
+        type='HOFSSynthesizer', q_net=dict(type='HOFSQNet', patch_size=24, patch_cnn=dict(
+            type='PatchCNN', channels=(4, 8, 8), kernel_sizes=(3, 3, 3))))).train()
+    with pytest.raises(RuntimeError, match='HOFSInitHook'):
+        model.loss(torch.randn(6, 3, SIZE, SIZE), _samples(2, 3))
+
+
+def test_inference_config_unwraps_the_clip_dataset(repo_root):
+    from mmfacealign.apis.inference import inference_config
+    for name in ('srn-video_pcnn-s_hofs_synthface-video-128x128.py', 'srn-video_pcnn_hofs_300vw-224x224.py'):
+        cfg = inference_config(f'{repo_root}/projects/srn_video/configs/{name}')
+        assert [t['type'] for t in cfg.test_dataloader.dataset.pipeline][-1] == 'PackPoseInputs'

@@ -3,7 +3,8 @@
 
 Every test video is tracked from its first frame's ground-truth landmark box (``track_video``: later frames are
 cropped around the previous prediction, the stated re-initialisation rule applies), and compared with per-frame
-prediction in each frame's ground-truth box (no state carried: the image model's protocol). Prints per-frame
+prediction in each frame's ground-truth box (no state carried: the image model's protocol). CONFIG may be the image
+SRN config or a video config of this project (an ``SRNVideoEstimator`` checkpoint). Prints per-frame
 inter-ocular NME per category, the jitter on ground-truth-still frame pairs (``temporal_jitter``), the lost-track
 count and the frames per second (model time, single process):
 
@@ -58,11 +59,10 @@ def main(argv=None):
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', help='write the per-video results to this json')
     args = p.parse_args(argv)
-    from mmpose.apis import inference_topdown
-
     from mmfacealign.apis import init_model
+    from projects.srn_video.srn_video.apis import SRNTracker
     model = init_model(args.config, args.checkpoint, device=args.device)
-    model.test_cfg['flip_test'] = False
+    single = SRNTracker(model, device=args.device)          # per-frame prediction: state and shape not carried
     rows, model_time, frames_done = {}, 0., 0
     for vid, (paths, gt, category) in sorted(load_videos(args.data_root).items()):
         frames = [cv2.imread(p) for p in paths]
@@ -72,8 +72,7 @@ def main(argv=None):
         frames_done += len(frames)
         pred = np.stack([np.asarray(r['keypoints'], np.float64) for r in tracked])
         boxes = [np.r_[g.min(0), g.max(0)][None] for g in gt]
-        per_frame = np.stack([inference_topdown(model, f, bboxes=b, bbox_format='xyxy')[0].pred_instances.keypoints[0]
-                              for f, b in zip(frames, boxes)])
+        per_frame = np.stack([single.predict(f, b[0])[0] for f, b in zip(frames, boxes)])
         d = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1)
         ids = np.arange(len(frames))
         rows[vid] = dict(category=category, lost=int(sum(r['lost'] for r in tracked)),

@@ -81,7 +81,8 @@ class SRNVideoEstimator(TopdownPoseEstimator):
                              'own carried hidden state; the tracker does not flip either)')
         if q_only_iters < 0:
             raise ValueError(f'SRNVideoEstimator: q_only_iters must be >= 0, got {q_only_iters}')
-        if q_only_iters and occlusion_synthesis is None:
+        if q_only_iters and (occlusion_synthesis is None
+                             or not hasattr(MODELS.get(occlusion_synthesis['type']), 'init_from_srn')):
             raise ValueError('SRNVideoEstimator: q_only_iters needs an occlusion_synthesis with a loss of its own '
                              '(HOFSSynthesizer)')
         self.carry_hidden = bool(carry_hidden)
@@ -176,6 +177,10 @@ class SRNVideoEstimator(TopdownPoseEstimator):
         labels, weights = self.head.gather_targets(data_samples)                # (B * L, N, 2), (B * L, N)
         losses: Dict[str, Tensor] = {}
         if self.occlusion_synthesis is not None:
+            if self.reward_model is not None and not bool(self.hofs_ready):
+                raise RuntimeError('SRNVideoEstimator: HOFS needs its frozen reward model and Q-net taken from the '
+                                   'pre-trained SRN before training: add dict(type="HOFSInitHook") to the config\'s '
+                                   'custom_hooks (and set load_from)')
             gt = labels.view(n // length, length, *labels.shape[1:])
             clip_ids = [data_samples[i * length].metainfo.get('clip_index', i) for i in range(n // length)]
             reward = self._reward_step if self.reward_model is not None else None
