@@ -11,9 +11,11 @@
 #   - fine-tuning schedule: Adam 1e-4, constant, 20k iterations of 8 clips x 8 frames, EMA as the image recipe;
 #   - the state is carried within 8-frame clips (truncated back-propagation) in training and evaluation; the tracker
 #     (projects/srn_video/srn_video/apis/tracker.py) carries it over whole videos; no flip test;
-#   - the frames the 300VW organisers exclude are not removed unless you pass their list
-#     (exclude_frames=<file>, e.g. MMPose's tests/data/300vw/broken_frames.npy; see the project README); the 300W
-#     image pre-training stays as configs/srn/ (no 300W-LP).
+#   - the frames the 300VW organisers exclude: MMPose's 300vw2coco.py already drops its broken-frame list; for json
+#     files made otherwise pass the list as exclude_frames=<file> (see the project README);
+#   - evaluation scores the frames of complete 8-frame clips: up to 7 tail frames per video are not scored (the
+#     count is logged as unsampled frames);
+#   - the 300W image pre-training stays as configs/srn/ (no 300W-LP).
 _base_ = ['../../../configs/srn/td-srn_pcnn_1xb64-100k_300w-224x224.py']
 custom_imports = dict(imports=['mmfacealign', 'projects.srn_video.srn_video'], allow_failed_imports=False)
 

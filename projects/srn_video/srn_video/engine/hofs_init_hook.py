@@ -66,3 +66,4 @@ class HOFSInitHook(Hook):
         synth = getattr(_unwrap(runner.model), 'occlusion_synthesis', None)
         if synth is not None and hasattr(synth, 'set_state') and 'hofs_replay' in checkpoint:
             synth.set_state(checkpoint['hofs_replay'])
+            runner.logger.info(f'HOFSInitHook: replay memory restored ({len(synth.replay)} transitions)')
