@@ -17,8 +17,9 @@ training mean shape in the face box, or another model's prediction: the paper's 
 The loss (Eq. 8, :class:`~mmfacealign.models.losses.CascadeNMELoss`) sums every iteration's normalised error.
 
 The head needs the image: pair it with the :class:`~mmfacealign.models.backbones.ImagePassThrough` backbone, so
-``TopdownPoseEstimator`` hands it ``(image, )`` and flip test and decoding work as for ``RegressionHead`` (export
-is not tested yet: the mean-shape and finite-centre checks are Python branches).
+``TopdownPoseEstimator`` hands it ``(image, )`` and flip test and decoding work as for ``RegressionHead``. ONNX export
+(``tools/deployment/export_onnx.py``) unrolls the T iterations; the mean-shape and finite-centre checks are Python
+branches, evaluated once at tracing.
 Coordinates are MMPose's normalised input coordinates throughout; the crop centres go to input pixels through
 :func:`~mmfacealign.models.utils.normalised_to_map` (the image is a stride-1 map).
 """
