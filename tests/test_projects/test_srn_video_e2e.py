@@ -1,8 +1,8 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """SRN video mode end to end through the mmengine runner: HOFS fine-tuning of a (randomly initialised, mean-shape-
-set) SRN checkpoint on SynthFace video clips lowers both the SRN loss and the Q-net's Bellman loss, resumes with the
-Q-net, frozen reward copy and replay memory intact, and tests every frame (ClipTestLoop) with per-category NME and
-the temporal jitter."""
+set) SRN checkpoint on SynthFace video clips lowers both the SRN loss and the Q-net's Bellman loss, is interrupted
+after 2 of 4 epochs and resumed (--resume) with the Q-net, frozen reward copy and replay memory restored, and tests
+every frame (ClipTestLoop) with per-category NME and the temporal jitter; eval_tracker and hofs_vs_random run."""
 import json
 import os.path as osp
 import sys
@@ -52,8 +52,14 @@ def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_r
     ckpt = str(tmp_path / 'pretrained.pth')
     _pretrained(repo_root, ckpt)
     opts = _options(synthface_video_root)
-    run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', f'load_from={ckpt}', *opts], repo_root)
-    logs = read_scalars(work)
+    # 2 epochs, then a resumed run to 4: the Q-net, the frozen copy and the replay memory come back
+    run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', f'load_from={ckpt}', *opts,
+         'train_cfg.max_epochs=2'], repo_root)
+    first = read_scalars(work)
+    resumed = run(['tools/train.py', CONFIG, '--work-dir', work, '--resume', '--cfg-options', *opts], repo_root)
+    log = resumed.stdout + resumed.stderr
+    assert 'reward model and Q-net come from the checkpoint' in log and 'replay memory restored' in log, log[-2000:]
+    logs = first + read_scalars(work)
     kpt = np.array([e['loss_kpt'] for e in logs if 'loss_kpt' in e])
     q = np.array([e['loss_q'] for e in logs if 'loss_q' in e])
     assert len(q) >= 30 and len(kpt) >= 25, (len(q), len(kpt))
@@ -66,6 +72,13 @@ def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_r
     torch.testing.assert_close(state['state_dict']['reward_model.head.hsrm.memory.weight'],
                                pre['head.hsrm.memory.weight'])
     assert not torch.allclose(state['state_dict']['head.hsrm.memory.weight'], pre['head.hsrm.memory.weight'])
+
+    # the placement comparison tool runs on the checkpoint (its Q-net and frozen copy) and the config's test clips
+    tool = run(['projects/srn_video/tools/hofs_vs_random.py', CONFIG, osp.join(work, 'epoch_4.pth'), '--seeds', '1',
+                '--cfg-options', f'test_dataloader.dataset.dataset.data_root={synthface_video_root}/'], repo_root)
+    rewards = {line.split('  ')[0].strip(): float(line.split()[-1]) for line in tool.stdout.splitlines()
+               if 'per seed' in line}
+    assert len(rewards) == 4 and all(v > 0 for v in rewards.values()), tool.stdout
 
     out = osp.join(work, 'metrics.json')
     run(['tools/test.py', CONFIG, osp.join(work, 'epoch_4.pth'), '--work-dir', work, '--out', out,
