@@ -23,13 +23,13 @@ PYTHON="${PYTHON:-python3}"
 log() { echo "[setup_env] $*" >&2; }
 
 # The venv's name hashes the heavy recipe only (build tools, torch, OpenMMLab pins, RECIPE_VERSION): changing it
-# builds a new environment. runtime.txt/tests.txt/optional.txt changes are applied in place (seconds).
+# builds a new environment. runtime.txt/tests.txt/nodeps.txt changes are applied in place (seconds).
 RECIPE_VERSION=1
 recipe_hash() {
   { echo "$RECIPE_VERSION"; cat "$REPO"/requirements/{build,torch,mminstall}.txt; } | sha256sum | cut -c1-12
 }
 light_hash() {
-  cat "$REPO"/requirements/{runtime,tests}.txt | sha256sum | cut -c1-12
+  cat "$REPO"/requirements/{runtime,tests,nodeps}.txt | sha256sum | cut -c1-12
 }
 PYVER="$("$PYTHON" -c 'import sys; print("py%d%d" % sys.version_info[:2])')"
 ENV_ROOT="${MMFA_ENV_ROOT:-$HOME/.cache/mmfacealign}"
@@ -58,6 +58,7 @@ ensure_project_installed() {
 install_light() {
   vpip install --quiet -r "$REPO/requirements/runtime.txt" -r "$REPO/requirements/tests.txt" \
     -r "$REPO/requirements/build.txt" >&2
+  vpip install --quiet --no-deps -r "$REPO/requirements/nodeps.txt" >&2   # metadata pins older than our stack
   rm -f "$VENV"/.mmfacealign-light-*
   touch "$LIGHT_STAMP"
 }

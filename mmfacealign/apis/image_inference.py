@@ -1,0 +1,216 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""Face alignment on whole images: load a model strictly, find the faces, predict their landmarks, draw, save.
+
+    from mmfacealign.apis import load_aligner, align_faces, draw_faces
+    model = load_aligner(CONFIG, CHECKPOINT)                  # any mmfacealign config, or an MMPose face config
+    faces = align_faces(model, 'photo.jpg')                   # MTCNN finds the faces (largest first)
+    faces = align_faces(model, img_bgr, bboxes=[[x1, y1, x2, y2]])   # or give the boxes
+    faces[0]['keypoints']                                     # (K, 2) pixels of the input image
+    cv2.imwrite('drawn.jpg', draw_faces(img_bgr, faces))
+
+:func:`load_aligner` compares the checkpoint's keys and shapes with the model's before loading and raises
+:class:`CheckpointMismatchError` naming the missing, unexpected and mis-shaped keys (MMPose's ``init_model``
+only logs them and runs with random weights). ``backend='onnxruntime'`` returns the ONNX backend's aligner
+(``mmfacealign.deployment.ORTFaceAligner``) with the same pre- and post-processing.
+"""
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+
+from .face_detectors import build_detector
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm', '.pbm', '.jp2')
+
+
+class ImageReadError(OSError):
+    """An image file that does not exist or cannot be decoded."""
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint's parameters do not match the model built from the config."""
+
+    def __init__(self, checkpoint: str, config: str, missing: Sequence[str], unexpected: Sequence[str],
+                 mis_shaped: Sequence[str], show: int = 10):
+        self.missing, self.unexpected, self.mis_shaped = list(missing), list(unexpected), list(mis_shaped)
+
+        def listing(what, keys):
+            more = f' (and {len(keys) - show} more)' if len(keys) > show else ''
+            return f'\n  {what} ({len(keys)}): {", ".join(keys[:show])}{more}' if keys else ''
+
+        super().__init__(f'checkpoint {checkpoint} does not match the model of config {config}:'
+                         + listing('missing in the checkpoint', self.missing)
+                         + listing('unexpected in the checkpoint', self.unexpected)
+                         + listing('shape differs (checkpoint vs model)', self.mis_shaped))
+
+
+class BackendUnavailable(ImportError):
+    """The requested inference backend is not installed or not built yet."""
+
+
+def read_image(path: str) -> np.ndarray:
+    """BGR ``uint8`` image; :class:`ImageReadError` naming the file when it is missing or undecodable."""
+    import cv2
+    if not osp.isfile(path):
+        raise ImageReadError(f'cannot read image {path!r}: no such file')
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ImageReadError(f'cannot read image {path!r}: not an image OpenCV can decode')
+    return img
+
+
+def checkpoint_mismatch(model, state_dict: dict):
+    """``(missing, unexpected, mis_shaped)`` keys of ``state_dict`` against ``model.state_dict()``."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mis_shaped = [f'{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}' for k in own
+                  if k in state_dict and hasattr(state_dict[k], 'shape') and state_dict[k].shape != own[k].shape]
+    return missing, unexpected, mis_shaped
+
+
+def load_aligner(config, checkpoint: Optional[str] = None, device: str = 'cpu', backend: str = 'pytorch',
+                 onnx: Optional[str] = None, strict: bool = True, cfg_options: Optional[dict] = None):
+    """The model to pass to :func:`align_faces`.
+
+    Args:
+        config: config path or :class:`mmengine.Config` (mmfacealign's, or MMPose's own face models).
+        checkpoint: ``.pth`` file (``state_dict`` + ``meta.dataset_meta`` as the runner saves it); None keeps
+            random weights (pytorch backend only).
+        backend: ``'pytorch'`` or ``'onnxruntime'`` (then ``onnx`` is the exported model).
+        strict: raise :class:`CheckpointMismatchError` when keys or shapes differ; with False the mismatch is
+            only warned about and the matching parameters are loaded.
+    """
+    from mmengine.config import Config
+
+    from .inference import init_model
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if backend == 'onnxruntime':
+        if not onnx:
+            raise ValueError("backend 'onnxruntime' needs the exported model (--onnx model.onnx)")
+        ORTFaceAligner = ort_backend().ORTFaceAligner
+        if not osp.isfile(onnx):
+            raise FileNotFoundError(f'ONNX model {onnx!r} not found')
+        return ORTFaceAligner(onnx, cfg)
+    if backend != 'pytorch':
+        raise ValueError(f'unknown backend {backend!r}; choose pytorch or onnxruntime')
+
+    model = init_model(cfg, None, device='cpu', cfg_options=cfg_options)
+    if checkpoint is not None:
+        from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
+        if not osp.isfile(checkpoint) and '://' not in checkpoint:
+            raise FileNotFoundError(f'checkpoint {checkpoint!r} not found')
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+        state_dict = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
+        missing, unexpected, mis_shaped = checkpoint_mismatch(model, state_dict)
+        if missing or unexpected or mis_shaped:
+            err = CheckpointMismatchError(checkpoint, getattr(cfg, 'filename', None) or '<Config>', missing,
+                                          unexpected, mis_shaped)
+            if strict:
+                raise err
+            import warnings
+            warnings.warn(f'{err}\nloading the matching parameters only (strict=False)')
+            own = model.state_dict()
+            state_dict = OrderedDict((k, v) for k, v in state_dict.items()
+                                     if k in own and getattr(v, 'shape', None) == own[k].shape)
+        _load_checkpoint_to_model(model, dict(state_dict=state_dict), strict=strict)
+        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+        if isinstance(meta, dict) and 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
+    return model.to(device).eval()
+
+
+def ort_backend():
+    """The onnxruntime backend module (``mmfacealign.deployment``: ``ORTFaceAligner``, ``inference_topdown_ort``);
+    :class:`BackendUnavailable` when it or onnxruntime cannot be imported."""
+    import importlib
+    errors = []
+    for name in ('mmfacealign.deployment', 'mmfacealign.apis.onnx_backend'):
+        try:
+            module = importlib.import_module(name)
+            if hasattr(module, 'ORTFaceAligner') and hasattr(module, 'inference_topdown_ort'):
+                import onnxruntime  # noqa: F401
+                return module
+            errors.append(f'{name} has no ORTFaceAligner')
+        except ImportError as e:
+            errors.append(str(e))
+    raise BackendUnavailable('the onnxruntime backend is not available (' + '; '.join(errors) + '): install '
+                             'onnxruntime (requirements/runtime.txt), or use --backend pytorch')
+
+
+def _to_numpy(x):
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def align_faces(model, img: Union[str, np.ndarray], bboxes=None, detector='default', min_face_size: int = 24,
+                max_faces: Optional[int] = None) -> List[dict]:
+    """Landmarks of every face in an image.
+
+    Args:
+        model: from :func:`load_aligner` (or ``mmfacealign.apis.init_model``), or an ORT aligner.
+        img: image path or BGR ``uint8`` array ``(H, W, 3)``.
+        bboxes: ``(F, 4)`` xyxy face boxes in pixels; None runs ``detector``.
+        detector: a name of :mod:`mmfacealign.apis.face_detectors` (``'default'``, ``'mtcnn'``, ``'haar'``,
+            ``'lbp'``) or a callable ``img_bgr -> (F, 4)`` boxes.
+        max_faces: keep the largest ``max_faces`` detected faces.
+
+    Returns:
+        One dict per face (largest detected face first; an empty list when no face is found):
+        ``bbox`` (4,) xyxy, ``keypoints`` (K, 2) pixels, ``keypoint_scores`` (K,), ``score`` (mean keypoint score).
+    """
+    if isinstance(img, str):
+        img = read_image(img)
+    if bboxes is None:
+        boxes = build_detector(detector, min_size=min_face_size)(img)
+    else:
+        boxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
+    if max_faces is not None:
+        boxes = boxes[:max_faces]
+    if len(boxes) == 0:
+        return []
+    if type(model).__name__ == 'ORTFaceAligner':
+        samples = ort_backend().inference_topdown_ort(model, img, bboxes=boxes, bbox_format='xyxy')
+    else:
+        from mmpose.apis import inference_topdown
+        samples = inference_topdown(model, img, bboxes=boxes, bbox_format='xyxy')
+    faces = []
+    for box, sample in zip(boxes, samples):
+        inst = sample.pred_instances
+        kpts = _to_numpy(inst.keypoints).reshape(-1, 2).astype(np.float32)
+        scores = _to_numpy(inst.keypoint_scores).reshape(-1).astype(np.float32) if 'keypoint_scores' in inst \
+            else np.ones(len(kpts), np.float32)
+        faces.append(dict(bbox=np.asarray(box, np.float32), keypoints=kpts, keypoint_scores=scores,
+                          score=float(scores.mean()) if len(scores) else 0.0))
+    return faces
+
+
+def faces_to_json(faces: List[dict], image: Optional[str] = None, image_size=None) -> dict:
+    """A json-serialisable record: ``{'image', 'image_size': [h, w], 'faces': [{'bbox', 'keypoints', ...}]}``."""
+    out = dict(image=image, image_size=None if image_size is None else [int(s) for s in image_size[:2]],
+               faces=[])
+    for f in faces:
+        out['faces'].append(dict(bbox=[round(float(v), 2) for v in f['bbox']],
+                                 score=round(float(f['score']), 4),
+                                 keypoints=[[round(float(x), 2), round(float(y), 2)] for x, y in f['keypoints']],
+                                 keypoint_scores=[round(float(s), 4) for s in f['keypoint_scores']]))
+    return out
+
+
+def draw_faces(img_bgr: np.ndarray, faces: List[dict], draw_bbox: bool = True) -> np.ndarray:
+    """The image with each face's landmarks (red) and box (white) drawn by mmfacealign's
+    :class:`~mmfacealign.visualization.FaceAlignmentVisualizer`; BGR in, BGR out."""
+    from mmfacealign.visualization import FaceAlignmentVisualizer
+    vis = FaceAlignmentVisualizer.get_instance('mmfacealign_image_inference')
+    drawn = np.ascontiguousarray(img_bgr[..., ::-1])
+    for f in faces:
+        drawn = vis.draw_landmarks(drawn, None, np.asarray(f['keypoints']))
+        if draw_bbox:
+            vis.set_image(drawn)
+            vis.draw_bboxes(np.asarray(f['bbox'], np.float32).reshape(-1, 4), edge_colors=(255, 255, 255))
+            drawn = vis.get_image()
+    return np.ascontiguousarray(drawn[..., ::-1])
