@@ -24,7 +24,8 @@ but misses occluded and turned faces; lbp (scikit-image) gives false positives.
 Models: any mmfacealign config with its checkpoint, or MMPose's own face models (config + checkpoint). The
 checkpoint is checked against the config before loading: missing, unexpected and mis-shaped keys are named
 (--no-strict loads the matching ones and warns). --backend onnxruntime --onnx MODEL.onnx runs an exported model
-(tools/deployment/export_onnx.py) with the same pre- and post-processing.
+(tools/deployment/export_onnx.py) with the same pre- and post-processing, but without the flip test
+(configs with flip_test=True then differ a little from --backend pytorch).
 Note: models trained on SynthFace only see synthetic faces; use a model trained on WFLW/300W for photographs.
 
 Exit codes:
