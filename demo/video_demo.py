@@ -4,8 +4,8 @@
     python demo/video_demo.py VIDEO CONFIG CHECKPOINT --out-video tracked.mp4 [--out-json tracked.json]
         [--bbox X1 Y1 X2 Y2] [--init mean|previous] [--redetect] [--device cpu] [--max-frames N]
 
-The face of the first frame is given with --bbox, or found by the image demo's detector (OpenCV's Haar cascade,
-``demo/image_demo.py``'s ``detect_faces``; the largest face). Every later frame is cropped around the previous
+The face of the first frame is given with --bbox, or found by the image demo's default detector (MTCNN, see
+``mmfacealign/apis/face_detectors.py``, through ``demo/image_demo.py``'s ``detect_faces``; the largest face). Every later frame is cropped around the previous
 frame's landmark box; a lost track (projects/srn_video/srn_video/apis/tracker.py states the rule; --max-outside,
 --max-scale-change and --min-iou set it) restarts from the detector (without --bbox, or with --redetect) or from
 the --bbox box. No flip test is applied while tracking.
@@ -61,7 +61,7 @@ def parse_args(argv=None):
     p.add_argument('--out-video', required=True, help='annotated video (.mp4: mp4v, .avi: MJPG)')
     p.add_argument('--out-json', help='per-frame results (default: the video path with .json)')
     p.add_argument('--bbox', type=float, nargs=4, metavar=('X1', 'Y1', 'X2', 'Y2'),
-                   help='face box of the first frame (pixels); default: the Haar-cascade detector')
+                   help='face box of the first frame (pixels); default: the image demo\'s default detector')
     p.add_argument('--init', choices=('mean', 'previous'), default='mean',
                    help="initial shape of each frame: the mean shape in the box (the paper's) or the previous shape")
     p.add_argument('--redetect', action='store_true',
