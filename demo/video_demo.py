@@ -5,10 +5,11 @@
         [--bbox X1 Y1 X2 Y2] [--init mean|previous] [--redetect] [--device cpu] [--max-frames N]
 
 The face of the first frame is given with --bbox, or found by the image demo's default detector (MTCNN, see
-``mmfacealign/apis/face_detectors.py``, through ``demo/image_demo.py``'s ``detect_faces``; the largest face).
-Every later frame is cropped around the previous frame's landmark box; a lost track (projects/srn_video/srn_video/apis/tracker.py states the rule; --max-outside,
---max-scale-change and --min-iou set it) restarts from the detector (without --bbox, or with --redetect) or from
-the --bbox box. No flip test is applied while tracking.
+``mmfacealign/apis/face_detectors.py``, through ``demo/image_demo.py``'s ``detect_faces``; the largest face). Every
+later frame is cropped around the previous frame's landmark box; a lost track
+(projects/srn_video/srn_video/apis/tracker.py states the rule; --max-outside, --max-scale-change and --min-iou set
+it) restarts from the detector (without --bbox, or with --redetect) or from the --bbox box. No flip test is applied
+while tracking.
 
 Writes the annotated video (landmarks in red, the face box the frame was cropped from in white, yellow on frames
 that start a new track, with the frame's flags) and a json with, per frame: frame_index, keypoints (N x [x, y],
