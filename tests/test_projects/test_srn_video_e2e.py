@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """SRN video mode end to end through the mmengine runner: HOFS fine-tuning of a (randomly initialised, mean-shape-
 set) SRN checkpoint on SynthFace video clips lowers both the SRN loss and the Q-net's Bellman loss, is interrupted
-after 2 of 4 epochs and resumed (--resume) with the Q-net, frozen reward copy and replay memory restored, and tests
+after 2 of 3 epochs and resumed (--resume) with the Q-net, frozen reward copy and replay memory restored, and tests
 every frame (ClipTestLoop) with per-category NME and the temporal jitter; eval_tracker and hofs_vs_random run."""
 import json
 import os.path as osp
@@ -36,10 +36,11 @@ def _options(root):
             f'test_dataloader.dataset.dataset.data_root={root}']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False']
-    # 6 videos x 16 frames -> 18 clips of 8 (stride 4); 2 clips a batch: 9 iterations an epoch, 4 epochs = 36
-    return opts + ['train_dataloader.batch_size=2', 'train_dataloader.dataset.stride=4', 'train_cfg.max_epochs=4',
-                   'train_cfg.val_interval=4',
-                   'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1', 'randomness.seed=0',
+    # training clips of 4 frames (the test clips stay 8): 6 videos x 16 frames -> 24 clips; 2 clips a batch: 12
+    # iterations an epoch, 3 epochs = 36 (evaluation by tools/test.py only)
+    return opts + ['train_dataloader.batch_size=2', 'train_dataloader.dataset.clip_len=4',
+                   'train_dataloader.dataset.stride=4', 'train_cfg.max_epochs=3', 'train_cfg.val_begin=100',
+                   'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1', 'randomness.seed=0',
                    'optim_wrapper.optimizer.lr=5e-4', 'model.q_only_iters=4',
                    'model.occlusion_synthesis.epsilon.steps=20', 'model.occlusion_synthesis.batch_size=16',
                    # gamma 0: the Bellman target (Eq. 11) is the reward itself, a fixed regression target that loss_q
@@ -47,16 +48,17 @@ def _options(root):
                    'model.occlusion_synthesis.gamma=0.0']
 
 
-def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_root, repo_root, tmp_path):
+def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_root, repo_root, tmp_path, capsys):
     work = str(tmp_path / 'hofs')
     ckpt = str(tmp_path / 'pretrained.pth')
     _pretrained(repo_root, ckpt)
     opts = _options(synthface_video_root)
-    # 2 epochs, then a resumed run to 4: the Q-net, the frozen copy and the replay memory come back
+    # 2 epochs, then a resumed run to 3: the Q-net, the frozen copy and the replay memory come back
     run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', f'load_from={ckpt}', *opts,
          'train_cfg.max_epochs=2'], repo_root)
     first = read_scalars(work)
-    resumed = run(['tools/train.py', CONFIG, '--work-dir', work, '--resume', '--cfg-options', *opts], repo_root)
+    resumed = run(['tools/train.py', CONFIG, '--work-dir', work, '--resume', '--cfg-options', *opts],
+                  repo_root)
     log = resumed.stdout + resumed.stderr
     assert 'reward model and Q-net come from the checkpoint' in log and 'replay memory restored' in log, log[-2000:]
     logs = first + read_scalars(work)
@@ -65,7 +67,7 @@ def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_r
     assert len(q) >= 30 and len(kpt) >= 25, (len(q), len(kpt))
     assert kpt[-5:].mean() < 0.9 * kpt[:5].mean(), kpt
     assert q[-5:].mean() < 0.5 * q[:5].mean(), q
-    state = torch.load(osp.join(work, 'epoch_4.pth'), map_location='cpu', weights_only=False)
+    state = torch.load(osp.join(work, 'epoch_3.pth'), map_location='cpu', weights_only=False)
     assert bool(state['state_dict']['hofs_ready']) and len(state['hofs_replay']) > 0
     # the frozen reward copy is the loaded checkpoint's head, untouched by fine-tuning
     pre = torch.load(ckpt, map_location='cpu')['state_dict']
@@ -74,14 +76,17 @@ def test_hofs_fine_tuning_trains_resumes_and_tests_every_frame(synthface_video_r
     assert not torch.allclose(state['state_dict']['head.hsrm.memory.weight'], pre['head.hsrm.memory.weight'])
 
     # the placement comparison tool runs on the checkpoint (its Q-net and frozen copy) and the config's test clips
-    tool = run(['projects/srn_video/tools/hofs_vs_random.py', CONFIG, osp.join(work, 'epoch_4.pth'), '--seeds', '1',
-                '--cfg-options', f'test_dataloader.dataset.dataset.data_root={synthface_video_root}/'], repo_root)
-    rewards = {line.split('  ')[0].strip(): float(line.split()[-1]) for line in tool.stdout.splitlines()
+    sys.path.insert(0, osp.join(repo_root, 'projects', 'srn_video', 'tools'))
+    import hofs_vs_random
+    hofs_vs_random.main([osp.join(repo_root, CONFIG), osp.join(work, 'epoch_3.pth'), '--seeds', '1', '--cfg-options',
+                         f'test_dataloader.dataset.dataset.data_root={synthface_video_root}/'])
+    printed = capsys.readouterr().out
+    rewards = {line.split('  ')[0].strip(): float(line.split()[-1]) for line in printed.splitlines()
                if 'per seed' in line}
-    assert len(rewards) == 4 and all(v > 0 for v in rewards.values()), tool.stdout
+    assert len(rewards) == 4 and all(v > 0 for v in rewards.values()), printed
 
     out = osp.join(work, 'metrics.json')
-    run(['tools/test.py', CONFIG, osp.join(work, 'epoch_4.pth'), '--work-dir', work, '--out', out,
+    run(['tools/test.py', CONFIG, osp.join(work, 'epoch_3.pth'), '--work-dir', work, '--out', out,
          '--cfg-options', *opts], repo_root)
     with open(out) as f:
         metrics = json.load(f)
