@@ -100,13 +100,10 @@ def load_checkpoint_strict(model: nn.Module, checkpoint: str) -> dict:
     from mmengine.runner.checkpoint import _load_checkpoint
     if not osp.isfile(checkpoint):
         raise CheckpointMismatchError(f'checkpoint {checkpoint}: no such file')
+    from mmfacealign.apis.image_inference import checkpoint_mismatch  # the one key / shape comparison
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     state = _state_dict_of(ckpt)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})'
-                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    missing, unexpected, mismatched = checkpoint_mismatch(model, state)
     if missing or unexpected or mismatched:
         lines = [f'checkpoint {checkpoint} does not match the model built from the config:']
         if missing:
