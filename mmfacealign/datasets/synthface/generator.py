@@ -28,7 +28,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -152,6 +152,17 @@ def _init_worker(cfg: SynthFaceConfig, pdm: PointDistributionModel, root: str) -
     _WORKER.update(cfg=cfg, pdm=pdm, root=root)
 
 
+def map_jobs(fn: Callable, jobs: Sequence, workers: int, initargs: tuple) -> List:
+    """``[fn(job) for job in jobs]`` in order, in ``workers`` processes (each set up by ``_init_worker(*initargs)``)
+    or in this one when ``workers <= 1``. Shared by the image and the video generators."""
+    if workers <= 1:
+        _init_worker(*initargs)
+        return [fn(job) for job in jobs]
+    ctx = get_context('fork' if hasattr(os, 'fork') else 'spawn')
+    with ctx.Pool(workers, initializer=_init_worker, initargs=initargs) as pool:
+        return list(pool.imap(fn, jobs))
+
+
 def _work(job: Tuple[str, int, int]) -> List[dict]:
     split, start, stop = job
     cfg, pdm, root = _WORKER['cfg'], _WORKER['pdm'], _WORKER['root']
@@ -228,15 +239,8 @@ def write_synthface(out_dir: str, cfg: Optional[SynthFaceConfig] = None, workers
             chunk = 64
             jobs += [(split, s, min(s + chunk, n)) for s in range(0, n, chunk)]
         results: Dict[str, List[dict]] = {s: [] for s in cfg.splits}
-        if workers > 1:
-            ctx = get_context('fork' if hasattr(os, 'fork') else 'spawn')
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, pdm, tmp)) as pool:
-                for job, out in zip(jobs, pool.imap(_work, jobs)):
-                    results[job[0]] += out
-        else:
-            _init_worker(cfg, pdm, tmp)
-            for job in jobs:
-                results[job[0]] += _work(job)
+        for job, out in zip(jobs, map_jobs(_work, jobs, workers, (cfg, pdm, tmp))):
+            results[job[0]] += out
         counts = {}
         for split in cfg.splits:
             coco = dict(

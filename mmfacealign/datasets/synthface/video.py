@@ -79,13 +79,12 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from .generator import _WORKER, SPLIT_IDS, _init_worker, _jsonable, _remove_stale_partials, coco_annotation, read_meta
+from .generator import _WORKER, SPLIT_IDS, _jsonable, _remove_stale_partials, coco_annotation, map_jobs, read_meta
 from .occluders import Occluder, draw_occluder, occluder_mask, occlusion_flags, sample_occluder
 from .renderer import apply_photometric, render_background, render_face, sample_style, unit_grid
 from .shape_model import PointDistributionModel, load_pdm, pose_shape
@@ -361,17 +360,6 @@ def _render_job(job: Tuple[str, int]) -> List[dict]:
             raise OSError(f'could not write {osp.join(root, "images", rel)}')
         records.append(dict(file_name=rel, video=video, frame=t, ann=ann))
     return records
-
-
-def map_jobs(fn: Callable, jobs: Sequence, workers: int, initargs: tuple) -> List:
-    """``[fn(job) for job in jobs]`` in order, in ``workers`` processes (each set up by the generator's
-    ``_init_worker(*initargs)``) or in this one when ``workers <= 1``."""
-    if workers <= 1:
-        _init_worker(*initargs)
-        return [fn(job) for job in jobs]
-    ctx = get_context('fork' if hasattr(os, 'fork') else 'spawn')
-    with ctx.Pool(workers, initializer=_init_worker, initargs=initargs) as pool:
-        return list(pool.imap(fn, jobs))
 
 
 def video_coco(records: List[dict], cfg: SynthFaceVideoConfig, split: str) -> dict:
