@@ -38,6 +38,8 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor, nn
 
+from mmfacealign.models.utils.coordinates import normalised_to_pixels
+
 
 @MODELS.register_module()
 class SRNVideoEstimator(TopdownPoseEstimator):
@@ -195,7 +197,6 @@ class SRNVideoEstimator(TopdownPoseEstimator):
         size = self.head.check_input_size(data_samples)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not q_only):
             shapes = self._run_clip(images).flatten(0, 1)                           # (B * L, T, N, 2)
-            from mmfacealign.models.utils.coordinates import normalised_to_pixels
             loss = self.head.loss_module(normalised_to_pixels(shapes, size), normalised_to_pixels(labels, size),
                                          weights)
         if q_only:
