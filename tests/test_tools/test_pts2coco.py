@@ -92,3 +92,57 @@ def test_cli_and_bad_input(pts_folder, tmp_path, repo_root):
                        capture_output=True, text=True)
     assert r.returncode != 0 and 'a.pts: 68 points, expected 98' in r.stderr
     assert not (tmp_path / 'x.json').exists()
+
+
+def test_every_opencv_format_is_paired_and_orphan_pts_are_named(tmp_path, pts_folder):
+    """A .ppm (or .tif, .webp, .pgm, upper-case .PNG) beside its .pts is converted; a .pts whose image is absent,
+    in a format OpenCV does not read, or undecodable is left out and named in a warning (strict: an error)."""
+    root, truth = pts_folder
+    img = cv2.imread(osp.join(root, 'a.png'))
+    pts = truth['a.png'] + 1.0
+    for name in ('p.ppm', 'g.pgm', 't.tif', 'w.webp', 'u.PNG'):
+        assert cv2.imwrite(osp.join(root, 'sub', name), img if name != 'g.pgm' else img[..., 0])
+        _write_pts(osp.join(root, 'sub', osp.splitext(name)[0] + '.pts'), pts)
+    _write_pts(osp.join(root, 'sub', 'lonely.pts'), pts)                 # no image at all
+    with open(osp.join(root, 'sub', 'anim.gif'), 'wb') as f:              # a format the loaders do not read
+        f.write(b'GIF89a')
+    _write_pts(osp.join(root, 'sub', 'anim.pts'), pts)
+    with open(osp.join(root, 'broken.jpg'), 'wb') as f:                   # listed extension, undecodable
+        f.write(b'not a jpeg')
+    _write_pts(osp.join(root, 'broken.pts'), pts)
+
+    with pytest.warns(UserWarning) as caught:
+        coco = pts_folder_to_coco(root)
+    names = [im['file_name'] for im in coco['images']]
+    assert names == ['a.png', 'sub/b.png', 'sub/c.png', 'sub/g.pgm', 'sub/p.ppm', 'sub/t.tif', 'sub/u.PNG',
+                     'sub/w.webp']
+    assert [ann['id'] for ann in coco['annotations']] == list(range(8)) == [im['id'] for im in coco['images']]
+    np.testing.assert_allclose(np.array(coco['annotations'][4]['keypoints']).reshape(-1, 3)[:, :2], truth['a.png'],
+                               atol=2e-3)
+    assert all(im['width'] == im['height'] == 128 for im in coco['images'])
+    [msg] = [str(w.message) for w in caught]
+    assert '2 .pts file(s) have no image' in msg and 'sub/anim.pts' in msg and 'sub/lonely.pts' in msg
+    assert '1 image(s) cannot be read' in msg and 'broken.jpg' in msg and '.ppm' in msg
+
+    with pytest.raises(FileNotFoundError, match=r'sub/anim\.pts, sub/lonely\.pts.*broken\.jpg'):
+        pts_folder_to_coco(root, strict=True)
+
+
+def test_cli_warns_about_orphans_and_strict_fails(pts_folder, tmp_path, repo_root):
+    root, _ = pts_folder
+    _write_pts(osp.join(root, 'sub', 'lonely.pts'), [[1, 2], [3, 4]])
+    tool = osp.join(repo_root, 'tools', 'dataset_converters', 'pts2coco.py')
+    out = tmp_path / 'ann.json'
+    r = subprocess.run([sys.executable, tool, root, str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert 'pts2coco: warning:' in r.stderr and 'sub/lonely.pts' in r.stderr
+    assert len(json.load(open(out))['annotations']) == 3
+    r = subprocess.run([sys.executable, tool, root, str(tmp_path / 'strict.json'), '--strict'],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and 'sub/lonely.pts' in r.stderr and not (tmp_path / 'strict.json').exists()
+
+
+def test_only_orphans_is_an_error(tmp_path):
+    _write_pts(str(tmp_path / 'x.pts'), [[1, 2]])
+    with pytest.raises(FileNotFoundError, match=r'1 \.pts file\(s\) have no image.*x\.pts'):
+        pts_folder_to_coco(str(tmp_path))
