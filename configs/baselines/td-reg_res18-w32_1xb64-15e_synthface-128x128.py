@@ -16,7 +16,8 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(save_best='NME', rule='less', max_keep_ckpts=1, interval=5))
+    checkpoint=dict(save_best='NME', rule='less', max_keep_ckpts=1, interval=5),
+    non_finite_loss=dict(type='NonFiniteLossHook'))   # stop at a NaN/Inf loss, naming the batch's images
 visualizer = dict(type='FaceAlignmentVisualizer', vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
 
 # model

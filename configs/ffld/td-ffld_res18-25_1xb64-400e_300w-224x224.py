@@ -36,7 +36,8 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4, weight_decay=5e-4))
 param_scheduler = [dict(type='StepLR', step_size=80, gamma=0.3, begin=0, end=max_epochs, by_epoch=True)]
 auto_scale_lr = dict(base_batch_size=64)
-default_hooks = dict(checkpoint=dict(save_best='NME', rule='less', interval=10, max_keep_ckpts=1))
+default_hooks = dict(checkpoint=dict(save_best='NME', rule='less', interval=10, max_keep_ckpts=1),
+                     non_finite_loss=dict(type='NonFiniteLossHook'))   # stop at a NaN/Inf loss, naming the images
 custom_hooks = [dict(type='AlignLossSmoothingHook', loss_key='loss_s3')]
 
 # codec: coordinates normalised by the input size

@@ -41,7 +41,8 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[170, 200], gamma=0.1, by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=64)
-default_hooks = dict(checkpoint=dict(save_best='NME', rule='less', interval=10, max_keep_ckpts=1))
+default_hooks = dict(checkpoint=dict(save_best='NME', rule='less', interval=10, max_keep_ckpts=1),
+                     non_finite_loss=dict(type='NonFiniteLossHook'))   # stop at a NaN/Inf loss, naming the images
 
 input_size = (224, 224)
 codec = dict(type='RegressionLabel', input_size=input_size)

@@ -24,7 +24,8 @@ train_cfg = dict(max_epochs=500, val_interval=2)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [dict(type='MultiStepLR', begin=0, end=500, milestones=[200, 350], gamma=0.2, by_epoch=True)]
 auto_scale_lr = dict(base_batch_size=64)
-default_hooks = dict(checkpoint=dict(save_best='NME', rule='less', interval=2, max_keep_ckpts=1))
+default_hooks = dict(checkpoint=dict(save_best='NME', rule='less', interval=2, max_keep_ckpts=1),
+                     non_finite_loss=dict(type='NonFiniteLossHook'))   # stop at a NaN/Inf loss, naming the images
 
 # codec: coordinates normalised by the input size; the head works in input pixels inside
 codec = dict(type='RegressionLabel', input_size=(256, 256))

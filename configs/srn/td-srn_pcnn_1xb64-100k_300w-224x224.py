@@ -38,7 +38,8 @@ param_scheduler = [dict(type='StepLR', step_size=1000, gamma=0.95, by_epoch=Fals
 auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=5000, save_best='NME', rule='less', max_keep_ckpts=1))
+    checkpoint=dict(by_epoch=False, interval=5000, save_best='NME', rule='less', max_keep_ckpts=1),
+    non_finite_loss=dict(type='NonFiniteLossHook'))   # stop at a NaN/Inf loss, naming the batch's images
 log_processor = dict(by_epoch=False)
 custom_hooks = [
     dict(type='MeanShapeHook'),                                   # the cascade's initial shape

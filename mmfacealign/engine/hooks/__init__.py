@@ -1,5 +1,6 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 from .align_loss_smoothing_hook import AlignLossSmoothingHook
 from .mean_shape_hook import MeanShapeHook, mean_normalised_shape
+from .non_finite_loss_hook import NonFiniteLossHook
 
-__all__ = ['AlignLossSmoothingHook', 'MeanShapeHook', 'mean_normalised_shape']
+__all__ = ['AlignLossSmoothingHook', 'MeanShapeHook', 'mean_normalised_shape', 'NonFiniteLossHook']
