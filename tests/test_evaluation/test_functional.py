@@ -103,6 +103,19 @@ def test_per_image_nme_by_hand():
         per_image_nme(e, np.array([[1, 0, 0], [0, 0, 0]], bool))
 
 
+def test_zero_inter_ocular_normaliser_is_an_error_not_inf():
+    """Coinciding outer eye corners give a zero inter-ocular distance; the errors are not silently Inf/NaN."""
+    gt = np.random.default_rng(0).uniform(0, 100, (3, 68, 2))
+    gt[1, 45] = gt[1, 36]
+    d = compute_normalizers('inter_ocular', gt, (36, 45))
+    assert d[1] == 0 and (d[[0, 2]] > 0).all()
+    with pytest.raises(ValueError, match=r'normaliser is zero, negative or not finite for 1 image\(s\), indices \[1\]'):
+        normalized_landmark_errors(gt + 1, gt, d)
+    with pytest.raises(ValueError, match=r'indices \[0, 2\]'):
+        normalized_landmark_errors(gt + 1, gt, [np.nan, 1.0, -2.0])
+    assert np.isfinite(normalized_landmark_errors(gt[[0, 2]] + 1, gt[[0, 2]], d[[0, 2]])).all()
+
+
 # ------------------------------------------------------------------------------------------ CED / FR / AUC
 ERRORS = [0.02, 0.05, 0.08, 0.12]
 

@@ -26,6 +26,10 @@ def normalized_landmark_errors(pred: np.ndarray, gt: np.ndarray, normalizers: np
 
     Returns:
         np.ndarray: ``(N, K)`` float64 normalised errors.
+
+    Raises:
+        ValueError: a normaliser is zero, negative or not finite (e.g. coinciding eye corners for the
+            inter-ocular distance), naming the images, instead of returning Inf / NaN errors.
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -34,6 +38,12 @@ def normalized_landmark_errors(pred: np.ndarray, gt: np.ndarray, normalizers: np
     normalizers = np.asarray(normalizers, dtype=np.float64).reshape(-1)
     if normalizers.shape[0] != pred.shape[0]:
         raise ValueError(f'{normalizers.shape[0]} normalisers for {pred.shape[0]} images')
+    bad = np.flatnonzero(~(np.isfinite(normalizers) & (normalizers > 0)))
+    if bad.size:
+        raise ValueError(f'the NME normaliser is zero, negative or not finite for {bad.size} image(s), indices '
+                         f'{bad[:20].tolist()}{" ..." if bad.size > 20 else ""} (values '
+                         f'{normalizers[bad[:5]].tolist()}): e.g. coinciding eye corners; fix those annotations or '
+                         'choose another norm_mode')
     return np.linalg.norm(pred - gt, axis=-1) / normalizers[:, None]
 
 
