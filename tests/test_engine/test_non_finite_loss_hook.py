@@ -55,6 +55,7 @@ def test_hook_names_iteration_terms_and_images():
                                                                 loss_a=torch.tensor(3e38)))
     with pytest.raises(FloatingPointError, match='the batch carries no img_path'):
         hook.after_train_iter(FakeRunner(), 0, dict(inputs=[]), dict(loss=torch.tensor(float('nan'))))
+    NonFiniteLossHook(enabled=False).after_train_iter(FakeRunner(), 5, _batch(4), outputs)   # switched off
 
 
 def test_batch_image_paths_walks_clips_and_dicts():
@@ -109,3 +110,7 @@ def test_every_config_has_the_hook():
     missing = [osp.relpath(p, REPO) for p in configs
                if Config.fromfile(p).get('default_hooks', {}).get('non_finite_loss') != dict(type='NonFiniteLossHook')]
     assert not missing, f'configs without default_hooks.non_finite_loss: {missing}'
+    # the documented off switch works through --cfg-options
+    cfg = Config.fromfile(configs[0])
+    cfg.merge_from_dict({'default_hooks.non_finite_loss.enabled': False})
+    assert HOOKS.build(cfg.default_hooks.non_finite_loss).enabled is False

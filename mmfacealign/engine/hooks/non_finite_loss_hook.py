@@ -20,7 +20,9 @@ last checkpoint on disk is from before the failure: resume from it. Under ``torc
 losses; the rank that raises exits and the launcher stops the others.
 
 Configs: ``default_hooks = dict(non_finite_loss=dict(type='NonFiniteLossHook'))`` (the project's root configs have
-it); ``default_hooks.non_finite_loss=None`` in ``--cfg-options`` turns it off.
+it). ``--cfg-options default_hooks.non_finite_loss.enabled=False`` turns it off (mmengine 0.10.7 accepts ``None``
+only for its own default hooks: ``default_hooks.non_finite_loss=None`` fails an assertion in
+``Runner.register_default_hooks``).
 """
 import math
 from typing import Dict, List, Optional, Sequence, Union
@@ -79,20 +81,22 @@ class NonFiniteLossHook(Hook):
 
     Args:
         max_paths (int): At most this many image paths in the message (then "and N more"). Default 64.
+        enabled (bool): False turns the check off (the config switch; see the module docstring). Default True.
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, max_paths: int = 64):
+    def __init__(self, max_paths: int = 64, enabled: bool = True):
         if max_paths < 0:
             raise ValueError(f'NonFiniteLossHook: max_paths must be >= 0, got {max_paths}')
         self.max_paths = max_paths
+        self.enabled = enabled
 
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
-        bad = non_finite_terms(outputs)
+        bad = non_finite_terms(outputs) if self.enabled else None
         if not bad:
             return
         # the total 'loss' is non-finite whenever a term is; name it alone only when no term is (an overflowing sum)
