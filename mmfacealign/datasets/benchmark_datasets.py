@@ -21,6 +21,9 @@ mmengine accepts it), e.g. 300W common + challenge::
              subset_tag='challenge', ...)])
 
 Add ``'keypoints_occluded'``, ``'subset'`` (and ``'box_size'`` for AFLW) to ``PackPoseInputs(meta_keys=...)``.
+
+Bad data is handled as in ``face_datasets.py`` (its module docstring): file problems raise naming the file and
+field, unusable faces are skipped with a warning naming the annotation ids, unreadable images raise on loading.
 """
 import os.path as osp
 from typing import Optional

@@ -85,6 +85,12 @@ class FaceLandmarkDatasetMixin:
     Place it before an MMPose face dataset class: ``class X(FaceLandmarkDatasetMixin, Face300WDataset)``.
     ``generate_hint`` is the command printed when data is missing.
 
+    Bad data (the module docstring has the full list): a problem with a file (missing, not JSON, an empty split,
+    a keypoint count that does not match the metainfo, a missing field) raises, naming the file and the field; a
+    face whose values are unusable (NaN keypoints, a zero-size box, keypoints far outside the image) is skipped
+    with a warning naming the file and the annotation id (``self.skipped`` keeps them, by reason); a missing or
+    undecodable image raises when it is loaded, naming the image path.
+
     Args:
         subset_tag (str | list of str, optional): subset tag(s) given to every sample whose annotation has no
             ``subset`` field of its own. Default None.
