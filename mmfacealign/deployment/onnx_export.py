@@ -159,17 +159,48 @@ def _masked_softmax_scatter(weights: Tensor, mask: Tensor) -> Tensor:
     return F.softmax(full.reshape(weights.shape[:-1] + (n, n)), dim=-1)
 
 
+def adaptive_pool_matrix(in_size: int, out_size: int) -> Tensor:
+    """(out_size, in_size) averaging matrix of adaptive average pooling along one axis: row i averages input
+    cells floor(i * in / out) to ceil((i + 1) * in / out) - 1, PyTorch's adaptive windows (overlapping when
+    ``out_size`` does not divide ``in_size``)."""
+    m = torch.zeros(out_size, in_size)
+    for i in range(out_size):
+        start, end = (i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)
+        m[i, start:end] = 1. / (end - start)
+    return m
+
+
+_adaptive_avg_pool2d = F.adaptive_avg_pool2d
+
+
+def _adaptive_avg_pool2d_matmul(x: Tensor, output_size) -> Tensor:
+    """``F.adaptive_avg_pool2d`` for a (B, C, H, W) input; where the output size does not divide the input size
+    (ODN's 4 x 4 pooling of ResNet-18's 7 x 7 map at 224 x 224), which the exporter refuses, the same average as two
+    constant matrix products ``P_h x P_w^T`` (:func:`adaptive_pool_matrix`); otherwise PyTorch's own op."""
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = oh or h, ow or w                                   # None keeps that axis
+    if h % oh == 0 and w % ow == 0:
+        return _adaptive_avg_pool2d(x, output_size)
+    ph = adaptive_pool_matrix(h, oh).to(x)
+    pw = adaptive_pool_matrix(w, ow).to(x)
+    return torch.matmul(torch.matmul(ph, x), pw.t())
+
+
 @contextmanager
 def export_rewrites():
-    """Export-only equivalent forms of ops that the exporter mistranslates (checked against the unchanged eager
-    model by :func:`check_onnx`)."""
+    """Export-only equivalent forms of ops that the exporter mistranslates or refuses (checked against the
+    unchanged eager model by :func:`check_onnx`): SCDF's masked softmax as a scatter, adaptive average pooling to
+    a size that does not divide the input's as matrix products."""
     from mmfacealign.models.layers import dynamic_adjacency
     original = dynamic_adjacency.masked_softmax
     dynamic_adjacency.masked_softmax = _masked_softmax_scatter
+    F.adaptive_avg_pool2d = _adaptive_avg_pool2d_matmul
     try:
         yield
     finally:
         dynamic_adjacency.masked_softmax = original
+        F.adaptive_avg_pool2d = _adaptive_avg_pool2d
 
 
 _OP_PATTERN = re.compile(r"operator '?([A-Za-z_][\w:.]*)'?")

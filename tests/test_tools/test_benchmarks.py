@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def run(args, cwd):
     r = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
@@ -17,7 +19,7 @@ def test_benchmark_model_with_reference_head(repo_root, tmp_path):
                 'configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py',
                 '--reference-head', '--repeats', '1', '--throughput-batch', '2', '--train-batch', '2',
                 '--out', str(out)], repo_root)
-    rows = json.loads(out.read_text())
+    rows = json.loads(out.read_text())['rows']
     assert [r['config'].endswith('[RegressionHead reference]') for r in rows] == [True, False]
     ref, scdf = rows
     assert scdf['params_M'] > ref['params_M'] > 2.7          # the GCN head adds parameters to ResNet-18-w32
@@ -39,7 +41,7 @@ def test_benchmark_ffld_against_its_baseline_with_memory(repo_root, tmp_path):
                 'configs/ffld/td-ffld_res18-w32_1xb64-15e_synthface-128x128.py', '--reference-head',
                 '--train-memory', '--relative-to', '0', '--repeats', '1', '--throughput-batch', '2',
                 '--train-batch', '2', '--out', str(out)], repo_root)
-    ref, ffld = json.loads(out.read_text())
+    ref, ffld = json.loads(out.read_text())['rows']
     assert ref['config'].endswith('[no refinement reference]')
     # three CropNets (68 landmarks, 4 channels each, 128-channel block, FC 128 -> 136) on the same backbone:
     # 1,586,936 parameters with the SynthFace maps' 64, 32 and 64 channels
@@ -57,7 +59,7 @@ def test_benchmark_mmpose_heatmap_config_by_package_path(repo_root, tmp_path):
                 'mmpose::face_2d_keypoint/topdown_heatmap/wflw/td-hm_hrnetv2-w18_8xb64-60e_wflw-256x256.py',
                 '--reference-head', '--repeats', '1', '--throughput-batch', '1', '--train-batch', '1',
                 '--out', str(out)], repo_root)
-    (row, ) = json.loads(out.read_text())                 # no regression reference for a heatmap head
+    (row, ) = json.loads(out.read_text())['rows']                 # no regression reference for a heatmap head
     assert row['input'] == '256x256' and 9 < row['params_M'] < 10 and row['train_step_ms'] > 0
     assert 'no reference head for a HeatmapHead' in text
 
@@ -69,7 +71,7 @@ def test_benchmark_odn_with_variant_and_svd_share(repo_root, tmp_path):
                 'configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py', '--reference-head',
                 '--variant', 'no-reg:head.nuclear_loss=None,head.frobenius_loss=None,head.map_loss=None',
                 '--repeats', '1', '--throughput-batch', '2', '--train-batch', '2', '--out', str(out)], repo_root)
-    ref, odn, no_reg = json.loads(out.read_text())
+    ref, odn, no_reg = json.loads(out.read_text())['rows']
     assert ref['config'].endswith('[plain ResNet + RegressionHead reference]')
     assert no_reg['config'].endswith('[no-reg]') and 'config_adds_train_pct' in no_reg
     # the regularisers have no parameters: same model size; GM, DM, the reduction and M (512 x 512) add to the reference
@@ -93,7 +95,7 @@ def test_benchmark_srn_iterations_and_patch_share(repo_root, tmp_path):
     text = run(['tools/analysis_tools/benchmark_model.py', 'configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py',
                 '--variant', 'T1:head.num_iterations=1', '--repeats', '1', '--throughput-batch', '2',
                 '--train-batch', '2', '--out', str(out)], repo_root)
-    srn, t1 = json.loads(out.read_text())
+    srn, t1 = json.loads(out.read_text())['rows']
     assert t1['config'].endswith('[T1]') and t1['params_M'] == srn['params_M']      # weights shared over T
     for row in (srn, t1):
         assert 0 < row['patch_share_pct'] < 100 and row['forward_b32_ms'] > row['patch_ms'] > 0
@@ -116,3 +118,41 @@ def test_median_time_synchronises_cuda(repo_root, monkeypatch):
     monkeypatch.setattr(torch.cuda, 'synchronize', lambda *a, **k: events.append('sync'))
     assert bm.median_time(lambda: events.append('run'), repeats=2, warmup=1) >= 0
     assert events == ['run'] + ['sync', 'run', 'sync'] * 2
+
+
+def test_benchmark_of_record_onnx_matmul_accuracy_table_and_chart(repo_root, tmp_path):
+    """The benchmark of record's columns: onnxruntime rows checked against PyTorch, repeated rounds with a spread,
+    the matmul-rate share, the ops mmengine's counter skips, an accuracy read from a metrics json, the markdown
+    table with the target checks and the PNG chart."""
+    metrics = tmp_path / 'metrics.json'
+    metrics.write_text(json.dumps({'occluded/NME': 0.0996, 'clean/NME': 0.0686}))
+    out, md, png = tmp_path / 'bench.json', tmp_path / 'table.md', tmp_path / 'chart.png'
+    name = 'td-reg_res18-w32_1xb64-15e_synthface-128x128'
+    text = run(['tools/analysis_tools/benchmark_model.py', f'configs/baselines/{name}.py', '--onnx', '--matmul-rate',
+                '--runs', '2', '--repeats', '2', '--throughput-batch', '2', '--train-batch', '2',
+                '--accuracy', f'{name}={metrics}', '--speedup-target', f'{name}/{name}>=1',
+                '--out', str(out), '--markdown', str(md), '--chart', str(png)], repo_root)
+    record = json.loads(out.read_text())
+    (row, ) = record['rows']
+    assert row['onnx_max_abs_diff'] < 1e-4 and row['ort_latency_ms'] > 0 and row['ort_throughput_img_s'] > 0
+    assert row['accuracy'] == pytest.approx(9.96)
+    assert row['latency_spread_pct'] >= 0 and row['train_step_spread_pct'] >= 0
+    # the share is 2 x multiply-adds x images/s over the measured GEMM rate
+    share = 100 * 2 * row['gflops'] * row['throughput_img_s'] / record['matmul_gflop_s']
+    assert row['matmul_share_pct'] == pytest.approx(share) and record['matmul_gflop_s'] > 0
+    # ResNet's max pooling has no FLOP handle in mmengine: it is listed, not silently dropped
+    assert row['uncounted_ops'].get('aten::max_pool2d') == 1
+    table = md.read_text()
+    assert f'| {name} | 128x128 |' in table and 'max_pool2d x1' in table and '9.96' in table
+    assert f'PASS: {name} has 1.0x the batch-1 throughput of {name}' in table
+    assert 'ONNX outputs within' in table and 'of the fp32 matmul rate' in table and 'ORT latency b1' in text
+    assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 10000
+
+
+def test_benchmark_accuracy_file_without_the_key_is_named(repo_root, tmp_path):
+    metrics = tmp_path / 'metrics.json'
+    metrics.write_text(json.dumps({'NME': 0.07}))
+    r = subprocess.run([sys.executable, 'tools/analysis_tools/benchmark_model.py',
+                        'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py',
+                        '--accuracy', f'x={metrics}'], cwd=repo_root, capture_output=True, text=True)
+    assert r.returncode != 0 and f"{metrics} has no 'occluded/NME' (it has NME)" in r.stderr, r.stderr[-2000:]

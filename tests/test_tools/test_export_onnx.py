@@ -174,3 +174,25 @@ def test_unsupported_op_names_op_and_opset(tmp_path):
     with pytest.raises(UnsupportedOpError, match=r'aten::linalg_svdvals.*opset 17'):
         export_onnx(model, str(tmp_path / 'svd.onnx'), (128, 128), opset=17)
     assert tool.EXIT_UNSUPPORTED == 3
+
+
+def test_adaptive_pool_to_a_non_divisor_size_exports(tmp_path):
+    """ODN's 4 x 4 pooling of the 7 x 7 map that ResNet-18 gives at 224 x 224 (its paper configs): the exporter
+    refuses adaptive pooling to a size that does not divide the input's; the export rewrite computes the same
+    overlapping windows as two matrix products."""
+    from mmfacealign.deployment.onnx_export import _adaptive_avg_pool2d_matmul, adaptive_pool_matrix, check_onnx
+    # the windows by hand: 7 -> 4 averages cells {0,1}, {1,2,3}, {3,4,5}, {5,6}
+    expected = torch.zeros(4, 7)
+    for row, (a, b) in enumerate(((0, 2), (1, 4), (3, 6), (5, 7))):
+        expected[row, a:b] = 1 / (b - a)
+    assert torch.equal(adaptive_pool_matrix(7, 4), expected)
+    x = torch.randn(2, 3, 7, 9)
+    torch.testing.assert_close(_adaptive_avg_pool2d_matmul(x, (4, 5)),
+                               torch.nn.functional.adaptive_avg_pool2d(x, (4, 5)))
+    config, options = FAMILIES['odn']
+    model = build_model(osp.join(REPO, config), cfg_options=options)
+    out = str(tmp_path / 'odn224.onnx')
+    export_onnx(model, out, (224, 224))                 # 7 x 7 map pooled to 4 x 4
+    diffs = check_onnx(model, out, (224, 224), batches=(1, 2))
+    assert max(d for d, _ in diffs.values()) < 1e-4
+    assert torch.nn.functional.adaptive_avg_pool2d is not _adaptive_avg_pool2d_matmul    # restored after export

@@ -90,7 +90,7 @@ import json, os.path as osp, sys
 rows = []
 for fam in sys.argv[3:]:
     p = osp.join(sys.argv[2], f'benchmark_{fam}.json')
-    rows += json.load(open(p)) if osp.isfile(p) else [dict(config=fam, failed=True)]
+    rows += json.load(open(p))['rows'] if osp.isfile(p) else [dict(config=fam, failed=True)]
 base = next((r['latency_ms'] for r in rows if 'latency_ms' in r), None)
 for r in rows:
     if base and 'latency_ms' in r:
@@ -169,7 +169,8 @@ for fam in fams:
         rows.append(run)
 bench = osp.join(out, f'benchmark_{device}.json')
 if osp.isfile(bench):
-    summary['benchmark_model'] = json.load(open(bench))
+    bench_json = json.load(open(bench))   # {setting, matmul_gflop_s, targets, rows} (a plain list before)
+    summary['benchmark_model'] = bench_json['rows'] if isinstance(bench_json, dict) else bench_json
 env = osp.join(out, 'env.txt')
 if osp.isfile(env):
     summary['env'] = [l.rstrip() for l in open(env) if re.match(r'(python|mmcv|gpu|\|.*Driver)', l)]
