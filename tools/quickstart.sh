@@ -46,9 +46,10 @@ echo "== 4/4 drawing predictions"
 "$PY" tools/analysis_tools/vis_predictions.py "$CONFIG" "$CKPT" --out "$WORK_DIR/predictions_test_occluded.png" \
   --num 16 --ann-file annotations/synthface_test_occluded.json
 
-"$PY" - "$WORK_DIR" "$train_s" "$(( $(date +%s) - t0 ))" <<'EOF_PY'
+"$PY" - "$WORK_DIR" "$train_s" "$(( $(date +%s) - t0 ))" "$DATA_ROOT" <<'EOF_PY'
 import json, os.path as osp, sys
-work, train_s, total_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+from mmfacealign.evaluation.functional import mean_shape_nme
+work, train_s, total_s, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 print('\n== summary (inter-ocular NME and FR in %, AUC@0.1 as a fraction)')
 with open(osp.join(work, 'metrics.json')) as f:
     m = json.load(f)
@@ -56,6 +57,11 @@ print(f'{"subset":<12}{"NME %":>8}{"FR@0.1 %":>10}{"AUC@0.1":>9}')
 for subset in ('clean', 'occluded', 'masked', 'full'):
     print(f'{subset:<12}{100 * m[subset + "/NME"]:>8.2f}{100 * m[subset + "/FR@0.1"]:>10.2f}'
           f'{m[subset + "/AUC@0.1"]:>9.4f}')
+ann = lambda split: osp.join(root, 'annotations', f'synthface_{split}.json')
+ref = {subset: mean_shape_nme(ann('train'), ann(split))
+       for subset, split in (('clean', 'test'), ('occluded', 'test_occluded'), ('masked', 'test_masked'))}
+print('mean-shape reference (the training mean shape placed in each box; a model must beat it): '
+      + ', '.join(f'{k} {100 * v:.2f}' for k, v in ref.items()))
 print(f'training {train_s} s, whole job {total_s} s')
 print(f'predictions: {osp.join(work, "predictions_test.png")}, {osp.join(work, "predictions_test_occluded.png")}')
 EOF_PY

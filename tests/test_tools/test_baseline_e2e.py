@@ -1,10 +1,12 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""End to end through the real mmengine runner: train the baseline config on SynthFace with tools/train.py,
-resume it, evaluate it with tools/test.py, and compare with predicting the mean shape.
+"""End to end through the real mmengine runner: train the baseline config on the small SynthFace with
+tools/train.py (48 iterations that must lower the loss), resume it, evaluate it with tools/test.py, draw its
+predictions and run the image demo on its checkpoint; and, in process, the model must fit a fixed small batch.
 
-Budget: a from-scratch ResNet regressing from pooled features needs about 10k training samples before it beats
-the mean shape (measured: 96-240 iterations of batch 32 stay at the mean-shape NME; 160 of batch 64 reach only
-0.84x the mean-shape NME with seed 0), so this trains 224 iterations of batch 64 on 1024 faces, seeded."""
+What this does not test: that the baseline beats the mean shape on unseen faces. That takes about 10k training
+samples for a from-scratch ResNet (224 iterations of batch 64, 7 minutes here: too long for the suite), so it is
+a measurement, not a test: ``bash tools/quickstart.sh`` prints the trained model's NME beside the mean-shape
+reference (:func:`mmfacealign.evaluation.functional.mean_shape_nme`)."""
 import json
 import os.path as osp
 import subprocess
@@ -12,76 +14,109 @@ import sys
 
 import numpy as np
 import pytest
-from e2e_utils import run, synthface_options
+import torch
+from e2e_utils import SHORT_SCHEDULE, read_scalars, run, synthface_options
 
 CONFIG = 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'
 
 
-def mean_shape_nme(root: str) -> float:
-    """Inter-ocular NME on the clean test split of predicting the training set's mean shape in each box."""
-    def load(split):
-        with open(osp.join(root, 'annotations', f'synthface_{split}.json')) as f:
-            anns = json.load(f)['annotations']
-        k = np.array([a['keypoints'] for a in anns]).reshape(len(anns), -1, 3)[..., :2]
-        c = np.array([a['center'] for a in anns])
-        s = np.array([a['scale'] for a in anns]) * 200
-        return k, c, s
-
-    k, c, s = load('train')
-    mean = ((k - c[:, None]) / s[:, None, None]).mean(0)
-    k, c, s = load('test')
-    pred = c[:, None] + mean[None] * s[:, None, None]
-    return float((np.linalg.norm(pred - k, axis=2).mean(1) / np.linalg.norm(k[:, 36] - k[:, 45], axis=1)).mean())
-
-
 @pytest.fixture(scope='module')
-def trained(repo_root, tmp_path_factory):
-    from mmfacealign.datasets.synthface import SynthFaceConfig, write_synthface
-    data = str(tmp_path_factory.mktemp('synthface1k') / 'sf')
-    write_synthface(data, SynthFaceConfig(num_train=1024, num_val=48, num_test=48, seed=5, shape_model='builtin'),
-                    workers=2, log=lambda *a: None)
+def trained(synthface_root, repo_root, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('baseline'))
-    common = synthface_options(data)
-    # 1024 faces / batch 64 = 16 iterations per epoch; 14 epochs = 224 iterations; short warm-up, no decay
-    schedule = ['train_cfg.max_epochs=14', 'train_cfg.val_interval=14', 'default_hooks.checkpoint.interval=5',
-                'default_hooks.checkpoint.max_keep_ckpts=3',
-                'default_hooks.logger.interval=16', 'param_scheduler.0.end=10', 'param_scheduler.1.milestones=[100]',
-                'randomness.seed=0']
+    common = synthface_options(synthface_root)
+    # 192 faces / batch 32 = 6 iterations an epoch, 8 epochs; a checkpoint every 4 epochs for the resume test
+    schedule = [*SHORT_SCHEDULE, 'default_hooks.checkpoint.interval=4', 'default_hooks.checkpoint.max_keep_ckpts=3']
     run(['tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', *common, *schedule], repo_root)
-    return dict(work=work, common=common, schedule=schedule, root=data)
+    return dict(work=work, common=common, schedule=schedule, root=synthface_root)
 
 
-def test_training_beats_the_mean_shape(trained, repo_root):
+def test_training_lowers_the_loss(trained):
+    logs = read_scalars(trained['work'])
+    assert len(logs) >= 20
+    # seeded, measured: loss 34.2 -> 21.9 (x0.64) over 48 iterations of batch 32 at a constant learning rate
+    values = np.array([entry['loss'] for entry in logs])
+    first, last = values[:3].mean(), values[-3:].mean()
+    print(f'loss {first:.2f} -> {last:.2f} (x{last / first:.2f})')
+    assert last < 0.8 * first, (first, last)
+
+
+def test_fits_a_fixed_small_batch(repo_root, synthface_root):
+    """The config's model (backbone, neck, head, Soft Wing loss) fits 8 fixed training faces: after 150 Adam steps
+    on that one batch, at least 7 of the 8 eval-mode predictions are within half the NME of the batch's own mean
+    shape (inter-ocular NME in the 128 x 128 crop). A cheap check that gradients reach every part and the loss is
+    the right one; generalising is the quick-start's measurement.
+
+    Why 7 of 8 (measured on the suite's SynthFace, seed 0): the prediction of one face drifts far off during these
+    steps (4.45 NME at step 150; with the quick-start's data another face goes to 2.6 crop widths at step 100 and
+    comes back to 1.25 by step 200), and Soft Wing's logarithmic regime (gradient omega2 / (epsilon + |x|) beyond
+    omega1) pulls a face that far off back slowly, by design (a robust loss). The other seven reach 0.037-0.055
+    NME against the batch mean shape's 0.172."""
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmpose.registry import DATASETS
+
+    from mmfacealign.apis import init_model
+    torch.manual_seed(0)
+    cfg = Config.fromfile(osp.join(repo_root, CONFIG))
+    model = init_model(cfg, device='cpu')
+    ds_cfg = cfg.train_dataloader.dataset
+    ds_cfg.data_root = synthface_root + '/'
+    # no random augmentation: the same 8 crops at every step
+    ds_cfg.pipeline = [t for t in ds_cfg.pipeline if t['type'] not in ('RandomFlip', 'RandomBBoxTransform')]
+    dataset = DATASETS.build(ds_cfg)
+    batch = model.data_preprocessor(pseudo_collate([dataset[i] for i in range(8)]), training=True)
+    target = torch.stack([d.gt_instance_labels.keypoint_labels[0] for d in batch['data_samples']])  # (8, 68, 2)
+
+    def per_face_nme(pred):               # inter-ocular (outer eye corners 36, 45)
+        io = (target[:, 36] - target[:, 45]).norm(dim=-1)
+        return (pred - target).norm(dim=-1).mean(-1) / io
+
+    optim = torch.optim.Adam(model.parameters(), lr=2e-3)
+    model.train()
+    for _ in range(150):
+        losses = model(**batch, mode='loss')
+        optim.zero_grad()
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        optim.step()
+    model.eval()
+    with torch.no_grad():
+        nme = per_face_nme(model(batch['inputs'], None, mode='tensor'))
+    mean_shape = per_face_nme(target.mean(0, keepdim=True).expand_as(target)).mean().item()
+    print(f'fixed batch: per-face NME {[round(v, 3) for v in nme.tolist()]}, batch mean shape {mean_shape:.3f}')
+    assert int((nme < 0.5 * mean_shape).sum()) >= 7, (nme, mean_shape)
+
+
+def test_checkpoint_evaluates_on_every_subset(trained, repo_root):
     out = osp.join(trained['work'], 'metrics.json')
-    ckpt = osp.join(trained['work'], 'epoch_14.pth')
+    ckpt = osp.join(trained['work'], 'epoch_8.pth')
     run(['tools/test.py', CONFIG, ckpt, '--work-dir', trained['work'], '--out', out, '--cfg-options',
          *trained['common']], repo_root)
     with open(out) as f:
-        nme = json.load(f)['clean/NME']   # the clean test split, as mean_shape_nme
-    baseline = mean_shape_nme(trained['root'])
-    print(f'baseline NME {nme:.4f}, mean-shape NME {baseline:.4f}')
-    assert nme < 0.8 * baseline, (nme, baseline)
+        metrics = json.load(f)
+    for subset in ('clean', 'occluded', 'masked', 'full'):
+        assert np.isfinite(metrics[f'{subset}/NME']) and 0 < metrics[f'{subset}/NME'] < 1
 
 
 def test_checkpoints_resume_under_safe_torch_load(trained, repo_root):
     import torch
-    ckpt = osp.join(trained['work'], 'epoch_5.pth')
+    ckpt = osp.join(trained['work'], 'epoch_4.pth')
     # torch's default (weights_only) load accepts our checkpoints once mmfacealign is imported
     import mmfacealign  # noqa: F401
     state = torch.load(ckpt, map_location='cpu')
-    assert state['meta']['epoch'] == 5 and 'message_hub' in state
+    assert state['meta']['epoch'] == 4 and 'message_hub' in state
     work2 = trained['work'] + '_resumed'
     r = run(['tools/train.py', CONFIG, '--work-dir', work2, '--resume', ckpt, '--cfg-options', *trained['common'],
-             *trained['schedule'], 'train_cfg.max_epochs=6', 'train_cfg.val_interval=6'], repo_root)
+             *trained['schedule'], 'train_cfg.max_epochs=5', 'train_cfg.val_interval=5',
+             'default_hooks.checkpoint.interval=5'], repo_root)
     log = r.stdout + r.stderr
-    assert 'resumed epoch: 5' in log, log[-2000:]
-    assert osp.isfile(osp.join(work2, 'epoch_6.pth'))
+    assert 'resumed epoch: 4' in log, log[-2000:]
+    assert osp.isfile(osp.join(work2, 'epoch_5.pth'))
 
 
 def test_draw_predictions_and_demo(trained, repo_root, tmp_path):
     """The quick-start's drawing tool and the image demo run on the trained checkpoint."""
     import cv2
-    ckpt = osp.join(trained['work'], 'epoch_14.pth')
+    ckpt = osp.join(trained['work'], 'epoch_8.pth')
     out = str(tmp_path / 'preds.png')
     run(['tools/analysis_tools/vis_predictions.py', CONFIG, ckpt, '--out', out, '--num', '4', '--cols', '2',
          '--tile', '96', '--cfg-options', f'test_dataloader.dataset.datasets.0.data_root={trained["root"]}/'],
