@@ -44,6 +44,8 @@ from mmengine.logging import print_log
 from mmpose.datasets.datasets.face import Face300WDataset
 from mmpose.registry import DATASETS
 
+from .samplers import seeded_augmentation
+
 METAINFO_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'metainfo')
 SYNTHFACE_HINT = 'python tools/misc/generate_synthface.py --out-dir data/synthface'
 
@@ -189,6 +191,13 @@ class FaceLandmarkDatasetMixin:
         subset = ann.get('subset')
         data_info['subset'] = self.subset_tag if subset is None else subset
         return data_info
+
+    def prepare_data(self, idx):
+        """The pipeline's output for sample ``idx``; a :class:`~mmfacealign.datasets.samplers.SeededIndex` (from
+        ``SeededAugmentSampler``) runs the pipeline with ``np.random`` / ``random`` seeded from its ``aug_seed``
+        and restored afterwards, so its augmentation depends on (seed, epoch, index) only."""
+        with seeded_augmentation(getattr(idx, 'aug_seed', None)):
+            return super().prepare_data(int(idx))
 
 
 @DATASETS.register_module()

@@ -22,6 +22,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset, ClassBalancedDataset
 from mmpose.registry import DATASETS
 
+from .samplers import SeededIndex
+
 #: Per-face normalisations before the PCA, see :func:`normalise_shapes`.
 NORMALISE_MODES = ('box', 'procrustes', 'centroid', 'none')
 
@@ -137,6 +139,17 @@ class PoseBalancedDataset(ClassBalancedDataset):
         # integers (>= 1), so the parent's ceil() keeps them as they are
         self.repeat_factors = pose_balanced_repeats(normalise_shapes(shapes, self.normalise, boxes), self.num_bins)
         return self.repeat_factors.tolist()
+
+    def __getitem__(self, idx):
+        """The sample at ``idx`` of the expanded index list; an augmentation seed carried by ``idx``
+        (:class:`~mmfacealign.datasets.samplers.SeededIndex`) is passed on to the wrapped dataset's index, so each
+        repeat of a face gets its own seeded augmentation."""
+        aug_seed = getattr(idx, 'aug_seed', None)
+        if aug_seed is None:
+            return super().__getitem__(idx)
+        if not self._fully_initialized:
+            self.full_init()
+        return self.dataset[SeededIndex(self._get_ori_dataset_idx(int(idx)), aug_seed)]
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(dataset={type(self.dataset).__name__}, num_bins={self.num_bins}, '
