@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone without installing
 
 import mmfacealign  # noqa: E402,F401  (registers modules; makes checkpoints loadable)
+from mmfacealign.engine.hooks import find_resumable_checkpoint  # noqa: E402
 from mmfacealign.utils.dist import prepare_cpu_distributed  # noqa: E402
 
 
@@ -25,7 +26,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in the work dir if none is given')
+                        help='resume from CKPT, or if none is given from the checkpoint the work dir\'s '
+                        'last_checkpoint names (the newest complete one if that file is missing or cut short)')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic-mixed-precision training')
     parser.add_argument('--no-validate', action='store_true',
@@ -100,6 +102,10 @@ def main(argv=None):
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config {args.config!r} does not exist')
     cfg = merge_args(Config.fromfile(args.config), args)
+    if args.resume == 'auto':
+        # the checkpoint last_checkpoint names when it is complete, else the newest complete one (a run killed
+        # while saving can leave a truncated file); None: nothing to resume, train from scratch as mmengine does
+        cfg.load_from = find_resumable_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
     prepare_cpu_distributed(cfg, args.launcher)   # gloo DDP where there is no CUDA
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
