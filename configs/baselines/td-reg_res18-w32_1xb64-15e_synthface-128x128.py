@@ -7,7 +7,10 @@ _base_ = ['mmpose::_base_/default_runtime.py', '../_base_/data/synthface_128x128
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
 
 # runtime
-train_cfg = dict(max_epochs=15, val_interval=5)
+# exact resume (tools/train.py CONFIG --resume; README, "Resuming after a crash"): ResumableEpochBasedTrainLoop skips
+# the batches a mid-epoch checkpoint has trained on, AtomicCheckpointHook never leaves a half-written checkpoint;
+# type='EpochBasedTrainLoop' / 'CheckpointHook' give mmengine's own
+train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=15, val_interval=5)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=100, start_factor=0.01, by_epoch=False),
@@ -16,7 +19,7 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(save_best='NME', rule='less', max_keep_ckpts=1, interval=5),
+    checkpoint=dict(type='AtomicCheckpointHook', save_best='NME', rule='less', max_keep_ckpts=1, interval=5),
     non_finite_loss=dict(type='NonFiniteLossHook'))   # stop at a NaN/Inf loss, naming the batch's images
 visualizer = dict(type='FaceAlignmentVisualizer', vis_backends=[dict(type='LocalVisBackend')], name='visualizer')
 

@@ -34,11 +34,13 @@ val_pipeline = [
     dict(type='PackPoseInputs', meta_keys=meta_keys),
 ]
 
+# SeededAugmentSampler: DefaultSampler whose samples are augmented from (seed, epoch, index), the same in any worker
+# and after a resume (mmfacealign/datasets/samplers.py); type='DefaultSampler' gives mmengine's global random stream
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='SeededAugmentSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
