@@ -150,6 +150,9 @@ def run(args) -> dict:
             raise DemoError(EXIT_UNREADABLE, str(e)) from e
     if args.backend == 'pytorch' and args.checkpoint is None and not args.random_weights:
         raise DemoError(2, 'the pytorch backend needs a CHECKPOINT')
+    if args.backend == 'onnxruntime' and not args.onnx:
+        raise DemoError(2, '--backend onnxruntime needs the exported model: --onnx model.onnx '
+                           '(tools/deployment/export_onnx.py writes it)')
 
     try:
         model = load_aligner(args.config, args.checkpoint, device=args.device, backend=args.backend,
@@ -161,6 +164,8 @@ def run(args) -> dict:
         raise DemoError(EXIT_BAD_CHECKPOINT if 'checkpoint' in str(e) else EXIT_UNREADABLE, str(e)) from e
     except BackendUnavailable as e:
         raise DemoError(EXIT_UNAVAILABLE, str(e)) from e
+    except ValueError as e:                      # e.g. an ONNX model exported at another input size
+        raise DemoError(2, str(e)) from e
 
     bboxes = np.asarray(args.bbox, np.float32) if args.bbox else None
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.out))

@@ -86,14 +86,18 @@ def load_aligner(config, checkpoint: Optional[str] = None, device: str = 'cpu', 
     from mmengine.config import Config
 
     from .inference import init_model
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if isinstance(config, str) and '::' in config and not osp.isfile(config):
+        from mmengine.hub import get_config  # an MMPose config by name, e.g. mmpose::face_2d_...
+        cfg = get_config(config)
+    else:
+        cfg = Config.fromfile(config) if isinstance(config, str) else config
     if backend == 'onnxruntime':
         if not onnx:
             raise ValueError("backend 'onnxruntime' needs the exported model (--onnx model.onnx)")
         ORTFaceAligner = ort_backend().ORTFaceAligner
         if not osp.isfile(onnx):
             raise FileNotFoundError(f'ONNX model {onnx!r} not found')
-        return ORTFaceAligner(onnx, cfg)
+        return ORTFaceAligner(onnx, cfg, cfg_options=cfg_options)
     if backend != 'pytorch':
         raise ValueError(f'unknown backend {backend!r}; choose pytorch or onnxruntime')
 

@@ -6,11 +6,19 @@ import sys
 
 import pytest
 
+BASELINE = 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'
 
 def run(args, cwd):
     r = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r.stdout
+
+
+def run_fails(args, cwd) -> str:
+    """Run a tool that must fail; its stderr."""
+    r = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
+    assert r.returncode != 0, r.stdout[-2000:]
+    return r.stderr
 
 
 def test_benchmark_model_with_reference_head(repo_root, tmp_path):
@@ -104,14 +112,8 @@ def test_benchmark_srn_iterations_and_patch_share(repo_root, tmp_path):
 
 def test_median_time_synchronises_cuda(repo_root, monkeypatch):
     """On CUDA every timed run is bracketed by synchronisations, so it times the kernels, not their launch."""
-    import importlib.util
-    import os.path as osp
-
     import torch
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_model', osp.join(repo_root, 'tools', 'analysis_tools', 'benchmark_model.py'))
-    bm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bm)
+    bm = _benchmark_module(repo_root)
     events = []
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'is_initialized', lambda: True)
@@ -145,14 +147,65 @@ def test_benchmark_of_record_onnx_matmul_accuracy_table_and_chart(repo_root, tmp
     table = md.read_text()
     assert f'| {name} | 128x128 |' in table and 'max_pool2d x1' in table and '9.96' in table
     assert f'PASS: {name} has 1.0x the batch-1 throughput of {name}' in table
-    assert 'ONNX outputs within' in table and 'of the fp32 matmul rate' in table and 'ORT latency b1' in text
+    assert 'ONNX outputs within' in table and 'of the fp32 matmul roof' in table and 'ORT latency b1' in text
+    # the roof: torch.mm and onnxruntime MatMul, before and after the rows, the fastest of all
+    assert len(record['matmul_rates']) == 2 and all('ort_gflop_s' in r for r in record['matmul_rates'])
+    assert record['matmul_gflop_s'] == max(r['gflop_s'] for r in record['matmul_rates'])
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 10000
 
 
 def test_benchmark_accuracy_file_without_the_key_is_named(repo_root, tmp_path):
     metrics = tmp_path / 'metrics.json'
     metrics.write_text(json.dumps({'NME': 0.07}))
-    r = subprocess.run([sys.executable, 'tools/analysis_tools/benchmark_model.py',
-                        'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py',
-                        '--accuracy', f'x={metrics}'], cwd=repo_root, capture_output=True, text=True)
-    assert r.returncode != 0 and f"{metrics} has no 'occluded/NME' (it has NME)" in r.stderr, r.stderr[-2000:]
+    err = run_fails(['tools/analysis_tools/benchmark_model.py', BASELINE, '--accuracy', f'x={metrics}'], repo_root)
+    assert f"{metrics} has no 'occluded/NME' (it has NME)" in err, err[-2000:]
+
+
+def _benchmark_module(repo_root):
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_model', osp.join(repo_root, 'tools', 'analysis_tools', 'benchmark_model.py'))
+    bm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bm)
+    return bm
+
+
+def test_timed_rounds_median_and_spread(repo_root, monkeypatch):
+    """Three rounds whose medians are 1, 2 and 4 s: the median of the rounds is 2 s, the spread (4 - 1) / 2."""
+    bm = _benchmark_module(repo_root)
+    medians = iter([1., 4., 2.])
+    monkeypatch.setattr(bm, 'median_time', lambda fn, repeats, warmup=3: next(medians))
+    out = bm.timed(lambda: None, repeats=5, runs=3)
+    assert out['median'] == 2. and out['spread'] == 1.5 and out['rounds'] == [1., 4., 2.]
+
+
+def test_target_checks_by_hand(repo_root):
+    """The speedup is the batch-1 throughput ratio A / B = latency B / latency A (not its inverse); the matmul share
+    of a row is judged on its faster backend, and a share above 100% says the roof is wrong, not PASS."""
+    import argparse
+    bm = _benchmark_module(repo_root)
+    rows = [dict(config='fast', latency_ms=10., matmul_share_pct=40., ort_matmul_share_pct=60., ort_latency_ms=5.,
+                 onnx_max_abs_diff=2e-5, onnx_output_scale=0.5),
+            dict(config='slow', latency_ms=60., matmul_share_pct=30.),
+            dict(config='odd', latency_ms=30., matmul_share_pct=120.)]
+    args = argparse.Namespace(speedup_target=['fast/slow>=5', 'slow/fast>=1'], matmul_share_target=50.,
+                              throughput_batch=32)
+    checks = bm.target_checks(rows, args, rate=100.)
+    assert checks[0] == 'PASS: fast has 6.0x the batch-1 throughput of slow (target >= 5x)'
+    assert checks[1] == 'FAIL: slow has 0.2x the batch-1 throughput of fast (target >= 1x)'
+    assert checks[2].startswith('PASS: fast: onnxruntime batch-1 latency 5.0 ms vs eager 10.0 ms')
+    assert checks[3].startswith('PASS: fast: ONNX outputs within 2.0e-05 of PyTorch, 4e-05 of the largest output')
+    assert checks[4].startswith('PASS: fast: batch-32 inference at 40% (eager), 60% (onnxruntime) of the fp32')
+    assert checks[5].startswith('FAIL: slow: batch-32 inference at 30% (eager) of')
+    assert checks[6].startswith('INVALID ROOF: odd: batch-32 inference at 120% (eager)')
+    # the share itself: 2 x multiply-adds x images/s over the roof, e.g. 0.5 GMAC at 100 img/s on 200 GFLOP/s
+    assert 100 * 2 * 0.5 * 100 / 200 == 50.
+
+
+def test_benchmark_unknown_accuracy_name_is_named(repo_root, tmp_path):
+    metrics = tmp_path / 'metrics.json'
+    metrics.write_text(json.dumps({'occluded/NME': 0.07}))
+    err = run_fails(['tools/analysis_tools/benchmark_model.py', BASELINE, '--accuracy', f'td-reg_typo={metrics}'],
+                    repo_root)
+    assert '--accuracy names no measured config: td-reg_typo' in err, err[-2000:]

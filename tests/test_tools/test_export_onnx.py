@@ -155,15 +155,23 @@ def test_checkpoint_mismatch_names_keys(tmp_path, capsys):
     assert not osp.exists(tmp_path / 'x.onnx')
 
 
-def test_unsupported_op_names_op_and_opset(tmp_path):
+def test_unsupported_op_names_op_and_opset(tmp_path, capsys):
     # FFLD's and SRN's patch cropping is a grid_sample, which ONNX has from opset 16 on
     config, options = FAMILIES['srn']
-    model = tiny_checkpoint('srn', str(tmp_path / 'srn.pth'))
+    ckpt = str(tmp_path / 'srn.pth')
+    model = tiny_checkpoint('srn', ckpt)
     with pytest.raises(UnsupportedOpError, match=r'aten::grid_sampler.*opset 15') as err:
         export_onnx(model, str(tmp_path / 'srn.onnx'), (128, 128), opset=15)
     assert (err.value.op, err.value.opset) == ('aten::grid_sampler', 15)
-    # an op with no ONNX form at any opset, in a head: the CLI exits 3 naming it
+    # the CLI: exit code 3, the operator and the opset named on stderr, no ONNX file left
     tool = _export_tool()
+    out = str(tmp_path / 'srn_cli.onnx')
+    argv = [osp.join(REPO, config), ckpt, '--out', out, '--opset', '15', '--cfg-options', *cli_options(options)]
+    assert tool.main(argv) == tool.EXIT_UNSUPPORTED == 3
+    err_text = capsys.readouterr().err
+    assert 'operator aten::grid_sampler cannot be exported at ONNX opset 15' in err_text, err_text
+    assert not osp.exists(out)
+    # an op with no ONNX form at any opset, in a head
 
     def svd_forward(feats):
         pooled = feats[-1]                                                # (B, 64) after the GAP neck
@@ -173,7 +181,6 @@ def test_unsupported_op_names_op_and_opset(tmp_path):
     model.head.forward = svd_forward
     with pytest.raises(UnsupportedOpError, match=r'aten::linalg_svdvals.*opset 17'):
         export_onnx(model, str(tmp_path / 'svd.onnx'), (128, 128), opset=17)
-    assert tool.EXIT_UNSUPPORTED == 3
 
 
 def test_adaptive_pool_to_a_non_divisor_size_exports(tmp_path):

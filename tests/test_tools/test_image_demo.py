@@ -112,6 +112,9 @@ def test_demo_errors(setup, capsys):
     assert e.value.code == EXIT_BAD_CHECKPOINT
     assert 'missing in the checkpoint (1): head.fc.weight' in err
     assert 'unexpected in the checkpoint (1): head.extra_layer.weight' in err
+    with pytest.raises(SystemExit) as e:                # the onnxruntime backend without its model
+        main([str(images / 'astronaut.png'), cfg, '--out-dir', out, '--backend', 'onnxruntime'])
+    assert e.value.code == 2 and '--backend onnxruntime needs the exported model' in capsys.readouterr().err
 
 
 def test_demo_onnxruntime_backend(setup, capsys):
