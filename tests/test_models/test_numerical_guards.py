@@ -94,3 +94,39 @@ def test_cropnet_at_diverged_centres_reads_zeros_and_names_nan():
     bad[1, 2, 0] = float('nan')
     with pytest.raises(ValueError, match=r'FFLD stage 1: 1 of 6 crop centres are not finite'):
         net.crop(feature, bad, name='FFLD stage 1')
+
+
+def test_nuclear_norm_survives_a_float32_svd_that_does_not_converge(monkeypatch):
+    """LAPACK's float32 SVD failed to converge once on a finite M during ODN training (SynthFace, iteration 7):
+    the nuclear norm retries in float64 (and with a tiny diagonal jitter after that) instead of stopping training,
+    with the same value and subgradient."""
+    import torch
+
+    from mmfacealign.models.losses import low_rank_loss
+    from mmfacealign.models.losses.low_rank_loss import nuclear_norm
+    torch.manual_seed(0)
+    m = torch.randn(6, 4)
+    expected = torch.linalg.svdvals(m).sum()
+    real_svd = torch.linalg.svd
+    calls = []
+
+    def flaky_svd(a, full_matrices=True, fail_double=False):
+        calls.append(a.dtype)
+        if a.dtype == torch.float32 or (fail_double and len(calls) == 2):
+            raise torch.linalg.LinAlgError('linalg.svd: The algorithm failed to converge')
+        return real_svd(a, full_matrices=full_matrices)
+
+    monkeypatch.setattr(low_rank_loss.torch.linalg, 'svd', flaky_svd)
+    x = m.clone().requires_grad_(True)
+    value = nuclear_norm(x)
+    value.backward()
+    assert calls == [torch.float32, torch.float64] and value.dtype == torch.float32
+    torch.testing.assert_close(value, expected)
+    u, _, vh = real_svd(m, full_matrices=False)
+    torch.testing.assert_close(x.grad, u @ vh)                 # full rank: the subgradient is U V^T
+    # the float64 retry failing too: M + 1e-7 max|M| I, still within float32 rounding of the true norm
+    calls.clear()
+    monkeypatch.setattr(low_rank_loss.torch.linalg, 'svd',
+                        lambda a, full_matrices=True: flaky_svd(a, full_matrices, fail_double=True))
+    torch.testing.assert_close(nuclear_norm(m), expected, rtol=1e-5, atol=1e-5)
+    assert calls == [torch.float32, torch.float64, torch.float64]

@@ -20,6 +20,28 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 
+def robust_svd(matrix: Tensor):
+    """``torch.linalg.svd(matrix, full_matrices=False)`` that does not stop training when LAPACK's divide-and-
+    conquer SVD fails to converge on a finite float32 M (seen once on CPU, ODN on SynthFace at iteration 7:
+    ``LinAlgError: linalg.svd: ... failed to converge``): it retries in float64 and, should that fail too, on M plus
+    a 1e-7-relative diagonal jitter, and returns U, S, V^T in M's dtype. (d1, d2) -> (d1, k), (k, ), (k, d2)."""
+    try:
+        return torch.linalg.svd(matrix, full_matrices=False)
+    except torch.linalg.LinAlgError:
+        pass
+    from mmengine.logging import print_log
+    print_log(f'nuclear_norm: the float32 SVD of the {tuple(matrix.shape)} matrix did not converge; retrying in '
+              'float64', logger='current', level=30)
+    wide = matrix.double()
+    try:
+        u, s, vh = torch.linalg.svd(wide, full_matrices=False)
+    except torch.linalg.LinAlgError:
+        jitter = 1e-7 * wide.abs().max().clamp_min(1e-12)
+        eye = torch.eye(*wide.shape, dtype=wide.dtype, device=wide.device)
+        u, s, vh = torch.linalg.svd(wide + jitter * eye, full_matrices=False)
+    return u.to(matrix.dtype), s.to(matrix.dtype), vh.to(matrix.dtype)
+
+
 class NuclearNorm(torch.autograd.Function):
     """``||M||_* = sum(svd(M).S)`` with the subgradient ``U sign(S) V^T`` (ODN Eq. 4, 8). M: (d1, d2) -> scalar.
 
@@ -30,7 +52,7 @@ class NuclearNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, matrix: Tensor) -> Tensor:
         with torch.no_grad():
-            u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+            u, s, vh = robust_svd(matrix)
         ctx.save_for_backward(u, s, vh)
         return s.sum()
 
