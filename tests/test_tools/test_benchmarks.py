@@ -188,7 +188,8 @@ def test_target_checks_by_hand(repo_root):
     rows = [dict(config='fast', latency_ms=10., matmul_share_pct=40., ort_matmul_share_pct=60., ort_latency_ms=5.,
                  onnx_max_abs_diff=2e-5, onnx_output_scale=0.5),
             dict(config='slow', latency_ms=60., matmul_share_pct=30.),
-            dict(config='odd', latency_ms=30., matmul_share_pct=120.)]
+            dict(config='odd', latency_ms=30., matmul_share_pct=120.),
+            dict(config='winograd', latency_ms=30., matmul_share_pct=55., ort_matmul_share_pct=104.)]
     args = argparse.Namespace(speedup_target=['fast/slow>=5', 'slow/fast>=1'], matmul_share_target=50.,
                               throughput_batch=32)
     checks = bm.target_checks(rows, args, rate=100.)
@@ -199,6 +200,9 @@ def test_target_checks_by_hand(repo_root):
     assert checks[4].startswith('PASS: fast: batch-32 inference at 40% (eager), 60% (onnxruntime) of the fp32')
     assert checks[5].startswith('FAIL: slow: batch-32 inference at 30% (eager) of')
     assert checks[6].startswith('INVALID ROOF: odd: batch-32 inference at 120% (eager)')
+    # a backend above the roof is not counted; the other one decides
+    assert checks[7].startswith('PASS: winograd: batch-32 inference at 55% (eager), 104% (onnxruntime)')
+    assert checks[7].endswith('onnxruntime above 100%, not counted)')
     # the share itself: 2 x multiply-adds x images/s over the roof, e.g. 0.5 GMAC at 100 img/s on 200 GFLOP/s
     assert 100 * 2 * 0.5 * 100 / 200 == 50.
 

@@ -17,7 +17,7 @@
 # SPEED_TRAIN=1 a missing model is trained by tools/quickstart.sh (about 10-15 min per config on 2 cores);
 # otherwise it is charted without accuracy.
 # Knobs: THREADS (default: all cores), RUNS (3), REPEATS (10), BATCH (32; smaller for a smoke run), OUT_DIR (docs),
-# SPEED_TRAIN, SKIP_CUDA=1.
+# SPEED_TRAIN, SKIP_CUDA=1, RENDER_ONLY=1 (re-render the table, checks, chart and READMEs from the last json).
 # About 20 minutes on 2 CPU cores.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -85,9 +85,16 @@ run_bench() {   # device, output stem
     --out "$OUT_DIR/$2.json" --markdown "$OUT_DIR/$2.md" --chart "$OUT_DIR/images/$2.png" \
     2> "$OUT_DIR/$2.log"
 }
-run_bench cpu benchmark_speed_cpu --onnx
+if [ -n "${RENDER_ONLY:-}" ]; then     # the table, checks and chart again from the last run, nothing measured
+  "$PY" tools/analysis_tools/benchmark_model.py --render "$OUT_DIR/benchmark_speed_cpu.json" --onnx --matmul-rate \
+    --train-memory --runs "${RUNS:-3}" --repeats "${REPEATS:-10}" --throughput-batch "${BATCH:-32}" \
+    --train-batch "${BATCH:-32}" --speedup-target "$FFLD/$HRNET>=5" --markdown "$OUT_DIR/benchmark_speed_cpu.md" \
+    --chart "$OUT_DIR/images/benchmark_speed_cpu.png" > /dev/null
+else
+  run_bench cpu benchmark_speed_cpu --onnx
+fi
 CUDA_MD=""
-if [ -z "${SKIP_CUDA:-}" ] && "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+if [ -z "${SKIP_CUDA:-}${RENDER_ONLY:-}" ] && "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
   run_bench cuda benchmark_speed_cuda      # onnxruntime rows are CPU-only here (no onnxruntime-gpu)
   CUDA_MD="$OUT_DIR/benchmark_speed_cuda.md"
 fi
