@@ -1,6 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Shared by the end-to-end tests: run a tool in a subprocess, point a SynthFace config at a test dataset, and
 read the scalars mmengine logged."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,6 +14,19 @@ from typing import List
 SHORT_SCHEDULE = ['train_dataloader.batch_size=32', 'train_cfg.max_epochs=8', 'train_cfg.val_interval=8',
                   'default_hooks.checkpoint.interval=8', 'default_hooks.logger.interval=2',
                   'param_scheduler.0.start_factor=1.0', 'param_scheduler.1.milestones=[100]', 'randomness.seed=0']
+
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(relpath: str):
+    """The module of a script under the repository root (e.g. ``tools/train.py``), imported from its path: the
+    tools are scripts, not a package."""
+    name = osp.splitext(osp.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(f'mmfacealign_tool_{name}', osp.join(REPO, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def subprocess_threads() -> int:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from e2e_utils import load_tool
 
 BASELINE = 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'
 
@@ -162,13 +163,7 @@ def test_benchmark_accuracy_file_without_the_key_is_named(repo_root, tmp_path):
 
 
 def _benchmark_module(repo_root):
-    import importlib.util
-    import os.path as osp
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_model', osp.join(repo_root, 'tools', 'analysis_tools', 'benchmark_model.py'))
-    bm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bm)
-    return bm
+    return load_tool('tools/analysis_tools/benchmark_model.py')
 
 
 def test_timed_rounds_median_and_spread(repo_root, monkeypatch):

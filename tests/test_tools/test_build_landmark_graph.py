@@ -1,22 +1,18 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """tools/misc/build_landmark_graph.py: the top-k correlation graph from a COCO-style annotation file."""
-import importlib.util
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
+from e2e_utils import load_tool
 
 from mmfacealign.models.utils import LandmarkGraph
 
 
 @pytest.fixture(scope='module')
 def tool(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'build_landmark_graph', osp.join(repo_root, 'tools', 'misc', 'build_landmark_graph.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/misc/build_landmark_graph.py')
 
 
 def _write_coco(path, faces, extra=()):

@@ -9,13 +9,11 @@ augmentation in a restarted worker).
 
 The runs are in-process (mmengine ``Runner`` from ``tools/train.py``'s argument handling), to save a Python start
 per run; each run has its own experiment name (mmengine keys its logger, message hub and scope by it)."""
-import importlib.util
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from e2e_utils import synthface_options
+from e2e_utils import load_tool, synthface_options
 
 FAMILIES = {
     'baseline': 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py',
@@ -30,10 +28,7 @@ LOSS_TOLERANCE = 0.0
 
 
 def _train_tool(repo_root):
-    spec = importlib.util.spec_from_file_location('mmfacealign_train_tool', osp.join(repo_root, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/train.py')
 
 
 def _losses(tool, config, root, work, name, deterministic=False):

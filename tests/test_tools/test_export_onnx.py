@@ -5,12 +5,12 @@ A tiny model of every family (each family's SynthFace config, narrowed through c
 saved as a checkpoint) is exported with a dynamic batch and compared with onnxruntime at batch 1 and 3; the
 onnxruntime backend gives PyTorch's image-space keypoints (flip test off) on a SynthFace face; a checkpoint that
 does not match its config and an operator without ONNX form at the opset are reported by name."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
+from e2e_utils import load_tool
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnx')
@@ -50,10 +50,7 @@ FAMILIES = {
 
 
 def _export_tool():
-    spec = importlib.util.spec_from_file_location('export_onnx', osp.join(REPO, 'tools/deployment/export_onnx.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/deployment/export_onnx.py')
 
 
 def cli_options(options):

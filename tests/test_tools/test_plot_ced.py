@@ -1,17 +1,15 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """tools/analysis_tools/plot_ced.py on files written by FaceAlignmentMetric."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
+from e2e_utils import load_tool
 
 from mmfacealign.evaluation import FaceAlignmentMetric
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location('plot_ced', osp.join(REPO, 'tools', 'analysis_tools', 'plot_ced.py'))
-plot_ced = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(plot_ced)
+plot_ced = load_tool('tools/analysis_tools/plot_ced.py')
 
 
 def _run_metric(prefix, nmes, tags):

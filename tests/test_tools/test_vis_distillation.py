@@ -1,7 +1,6 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """tools/analysis_tools/vis_distillation.py: the occluder polygon -> crop mapping (by hand and against the test
 pipeline's own warp), the region statistics, and a run on a tiny SynthFace with an untrained ODN."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -9,7 +8,7 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from e2e_utils import run
+from e2e_utils import load_tool, run
 from mmengine.config import Config
 from mmpose.models import build_pose_estimator
 from mmpose.utils import register_all_modules
@@ -17,9 +16,7 @@ from mmpose.utils import register_all_modules
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join('tools', 'analysis_tools', 'vis_distillation.py')
 CONFIG = osp.join('configs', 'odn', 'td-odn_res18-w32_1xb64-15e_synthface-128x128.py')
-_spec = importlib.util.spec_from_file_location('vis_distillation', osp.join(REPO, TOOL))
-vd = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(vd)
+vd = load_tool(TOOL)
 
 SQUARE = [[40, 20], [80, 20], [80, 60], [40, 60]]
 

@@ -1,18 +1,15 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """tools/dataset_converters/wflw_attributes.py on a fake attribute file and a fake MMPose WFLW json."""
-import importlib.util
 import json
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
+from e2e_utils import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    'wflw_attributes', osp.join(REPO, 'tools', 'dataset_converters', 'wflw_attributes.py'))
-wa = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wa)
+wa = load_tool('tools/dataset_converters/wflw_attributes.py')
 
 # (image, attribute flags pose expression illumination make-up occlusion blur)
 FACES = [
