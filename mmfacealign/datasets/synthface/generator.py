@@ -37,6 +37,8 @@ from .occluders import OCCLUDER_KINDS, draw_occluder, occluder_mask, occlusion_f
 from .renderer import apply_photometric, render_background, render_face, sample_style
 from .shape_model import PointDistributionModel, load_pdm, place_shape, pose_shape
 
+STYLES = ('flat', '3d')
+
 SPLIT_IDS = {'train': 0, 'test': 1, 'test_occluded': 2, 'test_masked': 3, 'val': 4}
 FORMAT_VERSION = 1
 
@@ -63,7 +65,15 @@ SPLITS: Dict[str, SplitSpec] = {
 
 @dataclass
 class SynthFaceConfig:
-    """Generation settings. Angles are standard deviations in degrees (clipped at 2.5 sigma)."""
+    """Generation settings. Angles are standard deviations in degrees (clipped at 2.5 sigma).
+
+    ``style``: ``'flat'`` (the original renderer, ``renderer.py``: 2-D shapes posed on a depth template, flat
+    tones) or ``'3d'`` (``head3d.py`` / ``renderer3d.py``: a posed 3-D head seen by a pinhole camera, silhouette
+    contour, shaded textured skin, hair, ears, glasses, facial hair, photo backgrounds, camera effects). The
+    ``'3d'`` style draws wider poses (``yaw_std_3d`` etc. replace the angles above) and takes ``features``:
+    a dict of :class:`~mmfacealign.datasets.synthface.renderer3d.RenderFeatures` switches to override, e.g.
+    ``{'shading': False}``.
+    """
     image_size: int = 128
     num_train: int = 2000
     num_val: int = 300
@@ -76,6 +86,11 @@ class SynthFaceConfig:
     face_size: Tuple[float, float] = (0.5, 0.68)   # longer landmark-box side, as a share of the image side
     shift: float = 0.06                            # centre jitter, as a share of the image side
     splits: Tuple[str, ...] = field(default_factory=lambda: tuple(SPLITS))
+    style: str = 'flat'
+    features: Dict[str, object] = field(default_factory=dict)
+    yaw_std_3d: float = 25.0
+    pitch_std_3d: float = 10.0
+    roll_std_3d: float = 12.0
 
     def num_samples(self, split: str) -> int:
         return dict(train=self.num_train, val=self.num_val).get(split, self.num_test)
@@ -88,6 +103,22 @@ class SynthFaceConfig:
             raise ValueError(f'unknown split(s) {sorted(unknown)}; known: {list(SPLITS)}')
         self.face_size = tuple(float(v) for v in self.face_size)
         self.splits = tuple(self.splits)
+        if self.style not in STYLES:
+            raise ValueError(f'unknown SynthFace style {self.style!r}; choose one of {STYLES}')
+        from .renderer3d import RenderFeatures
+        known = set(RenderFeatures.__dataclass_fields__)
+        bad = set(self.features) - known
+        if bad:
+            raise ValueError(f'unknown SynthFace feature(s) {sorted(bad)}; known: {sorted(known)}')
+        self.features = dict(self.features)
+
+    def render_features(self):
+        from .renderer3d import RenderFeatures
+        return RenderFeatures(**self.features)
+
+
+# settings added after format version 1 was first written, with the value that reproduces the older datasets
+LATER_SETTINGS = dict(style='flat', features={}, yaw_std_3d=25.0, pitch_std_3d=10.0, roll_std_3d=12.0)
 
 
 def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -97,6 +128,8 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
 def generate_sample(cfg: SynthFaceConfig, pdm: PointDistributionModel, split: str,
                     index: int) -> Tuple[np.ndarray, dict]:
     """Render face ``index`` of ``split``; returns the BGR image and its annotation fields."""
+    if cfg.style == '3d':
+        return generate_sample_3d(cfg, pdm, split, index)
     rng = sample_rng(cfg.seed, split, index)
     spec = SPLITS[split]
     size = cfg.image_size
@@ -110,6 +143,20 @@ def generate_sample(cfg: SynthFaceConfig, pdm: PointDistributionModel, split: st
     img = render_background(rng, size, size)
     render_face(img, pts, sample_style(rng), rng)
 
+    occluders = _place_occluders(spec, rng, pts, size)
+    for occ in occluders:
+        draw_occluder(img, occ, rng)
+    flags = occlusion_flags(occluder_mask(occluders, size, size), pts)
+    img = apply_photometric(img, rng)
+
+    ann = dict(
+        keypoints=pts, occluded=flags, subset=spec.subset, occluders=[o.to_json() for o in occluders],
+        pose=dict(yaw=round(yaw, 3), pitch=round(pitch, 3), roll=round(roll, 3)))
+    return img, ann
+
+
+def _place_occluders(spec: SplitSpec, rng: np.random.Generator, pts: np.ndarray, size: int) -> list:
+    """Occluders of one face of a split (retrying placement until the covered share is in the split's range)."""
     occluders = []
     if spec.kinds and rng.random() < spec.occluder_prob:
         n = int(rng.integers(1, spec.max_occluders + 1))
@@ -118,11 +165,46 @@ def generate_sample(cfg: SynthFaceConfig, pdm: PointDistributionModel, split: st
             share = occlusion_flags(occluder_mask(occluders, size, size), pts).mean()
             if spec.min_occluded <= share <= spec.max_occluded:
                 break
-        for occ in occluders:
-            draw_occluder(img, occ, rng)
-    flags = occlusion_flags(occluder_mask(occluders, size, size), pts)
-    img = apply_photometric(img, rng)
+    return occluders
 
+
+def generate_sample_3d(cfg: SynthFaceConfig, pdm: PointDistributionModel, split: str,
+                       index: int) -> Tuple[np.ndarray, dict]:
+    """Face ``index`` of ``split`` in the ``'3d'`` style (``head3d.py``, ``renderer3d.py``)."""
+    from .head3d import Camera, remove_pose_modes
+    from .renderer3d import build_geometry, render_face3d, sample_style3d
+    rng = sample_rng(cfg.seed, split, index)
+    spec = SPLITS[split]
+    features = cfg.render_features()
+    size = cfg.image_size
+    yaw, pitch, roll = (float(np.clip(rng.standard_normal(), -2.5, 2.5)) * s
+                        for s in (cfg.yaw_std_3d, cfg.pitch_std_3d, cfg.roll_std_3d))
+    distance = float(np.exp(rng.uniform(np.log(5.0), np.log(20.0)))) if features.perspective else 1e6
+    camera = Camera(np.radians(yaw), np.radians(pitch), np.radians(roll), distance)
+    shape = remove_pose_modes(pdm.sample(rng), pdm.mean, pdm.depth)
+    depth = pdm.depth * rng.uniform(0.85, 1.15)
+    centre = size / 2 + rng.uniform(-cfg.shift, cfg.shift, 2) * size
+    geo = build_geometry(shape, depth, camera, centre, rng.uniform(*cfg.face_size) * size, features)
+    pts = geo.pts
+    bank = None
+    if features.photo_background or features.photo_occluders:
+        from .photo_textures import get_photo_bank, sample_background, sample_texture
+        bank = get_photo_bank()
+    if features.photo_background and rng.random() < features.photo_background_prob:
+        img = sample_background(rng, size, size, bank)
+    else:
+        img = render_background(rng, size, size)
+    render_face3d(img, geo, sample_style3d(rng, features), features, rng)
+    occluders = _place_occluders(spec, rng, pts, size)
+    texture_fn = (lambda r, h, w: sample_texture(r, h, w, bank)) if features.photo_occluders else None
+    for occ in occluders:
+        draw_occluder(img, occ, rng, texture_fn=texture_fn if rng.random() < 0.6 else None)
+    flags = occlusion_flags(occluder_mask(occluders, size, size), pts)
+    if features.camera_effects:
+        from .camera_effects import CameraEffects, apply_camera_effects
+        img = apply_camera_effects(img, rng, CameraEffects())
+    else:
+        img = apply_photometric(img, rng)
     ann = dict(
         keypoints=pts, occluded=flags, subset=spec.subset, occluders=[o.to_json() for o in occluders],
         pose=dict(yaw=round(yaw, 3), pitch=round(pitch, 3), roll=round(roll, 3)))
@@ -217,7 +299,7 @@ def write_synthface(out_dir: str, cfg: Optional[SynthFaceConfig] = None, workers
     settings = _jsonable(asdict(cfg))
     meta = read_meta(out_dir)
     if meta is not None and not force:
-        if meta.get('config') == settings and meta.get('format_version') == FORMAT_VERSION:
+        if {**LATER_SETTINGS, **meta.get('config', {})} == settings and meta.get('format_version') == FORMAT_VERSION:
             log(f'SynthFace already present in {out_dir}; reusing it')
             return meta
         raise FileExistsError(
@@ -256,6 +338,10 @@ def write_synthface(out_dir: str, cfg: Optional[SynthFaceConfig] = None, workers
             counts[split] = len(results[split])
         meta = dict(format_version=FORMAT_VERSION, config=settings, shape_model_source=pdm.source,
                     num_keypoints=68, splits=counts)
+        features = cfg.render_features()
+        if cfg.style == '3d' and (features.photo_background or features.photo_occluders):
+            from .photo_textures import get_photo_bank
+            meta['photo_sources'] = get_photo_bank().meta()     # which photographs, from which package version
         with open(osp.join(tmp, 'meta.json'), 'w', encoding='utf-8') as f:
             json.dump(meta, f, indent=2)
         old = None
@@ -281,4 +367,4 @@ def _jsonable(obj):
     return json.loads(json.dumps(obj))
 
 
-__all__ = ['SynthFaceConfig', 'SPLITS', 'OCCLUDER_KINDS', 'generate_sample', 'write_synthface', 'read_meta']
+__all__ = ['SynthFaceConfig', 'SPLITS', 'STYLES', 'OCCLUDER_KINDS', 'generate_sample', 'write_synthface', 'read_meta']

@@ -133,8 +133,12 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return (c0 + (c1 - c0) * t).astype(np.uint8)
 
 
-def draw_occluder(img: np.ndarray, occ: Occluder, rng: np.random.Generator) -> None:
-    """Paint ``occ`` onto ``img`` ``(H, W, 3)`` uint8 in place."""
+def draw_occluder(img: np.ndarray, occ: Occluder, rng: np.random.Generator, texture_fn=None) -> None:
+    """Paint ``occ`` onto ``img`` ``(H, W, 3)`` uint8 in place.
+
+    ``texture_fn(rng, h, w) -> (h, w, 3) uint8``, when given, fills ``texture`` occluders (e.g. crops of
+    photographs, ``photo_textures.sample_texture``) instead of the procedural stripes, checks and noise.
+    """
     h, w = img.shape[:2]
     if occ.kind == 'texture':
         allp = np.concatenate(occ.polygons)
@@ -147,7 +151,8 @@ def draw_occluder(img: np.ndarray, occ: Occluder, rng: np.random.Generator) -> N
             fill_poly(m, p - (x0, y0), 255)
         a = (m.astype(np.float32) / 255.0)[..., None]
         roi = img[y0:y1, x0:x1]
-        roi[...] = (roi * (1 - a) + _texture(rng, y1 - y0, x1 - x0) * a).astype(np.uint8)
+        fill = texture_fn(rng, y1 - y0, x1 - x0) if texture_fn is not None else _texture(rng, y1 - y0, x1 - x0)
+        roi[...] = (roi * (1 - a) + fill * a).astype(np.uint8)
         return
     if occ.kind == 'hand':
         tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.uniform(-15, 15, 3)
