@@ -40,7 +40,7 @@ def parse_requirements(fname: str) -> list:
 
 
 def add_mim_extension():
-    """Put tools/, configs/, demo/ and model-index.yml under ``mmfacealign/.mim``.
+    """Put tools/, configs/, demo/, checkpoints/ and model-index.yml under ``mmfacealign/.mim``.
 
     As MMPose's setup.py does: ``mim train mmfacealign CONFIG`` runs ``mmfacealign/.mim/tools/train.py`` and
     finds configs in ``mmfacealign/.mim/configs``. Editable installs get symlinks, wheels and sdists copies.
@@ -51,7 +51,7 @@ def add_mim_extension():
         mode = 'copy'
     else:
         return
-    filenames = ['tools', 'configs', 'demo', 'model-index.yml']
+    filenames = ['tools', 'configs', 'demo', 'checkpoints', 'model-index.yml']
     mim_path = osp.join(HERE, 'mmfacealign', '.mim')
     os.makedirs(mim_path, exist_ok=True)
     for filename in filenames:

@@ -1,6 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Face-alignment demo on images: find the faces (or take your boxes), predict their landmarks, draw and save them.
 
+    python demo/image_demo.py INPUT                      # the default real-photo model, results in demo_results/
     python demo/image_demo.py INPUT CONFIG CHECKPOINT [--out-dir DIR | --out FILE]
         [--bbox X1 Y1 X2 Y2 [--bbox ...]] [--detector default|mtcnn|haar|lbp] [--min-face-size PX]
         [--max-faces N] [--backend pytorch|onnxruntime] [--onnx MODEL.onnx] [--device cpu] [--no-strict]
@@ -26,7 +27,13 @@ checkpoint is checked against the config before loading: missing, unexpected and
 (--no-strict loads the matching ones and warns). --backend onnxruntime --onnx MODEL.onnx runs an exported model
 (tools/deployment/export_onnx.py) with the same pre- and post-processing, but without the flip test
 (configs with flip_test=True then differ a little from --backend pytorch).
-Note: models trained on SynthFace only see synthetic faces; use a model trained on WFLW/300W for photographs.
+Without CONFIG and CHECKPOINT the demo runs the default real-photo model shipped in checkpoints/ (trained on
+SynthFace's '3d' style only; README "A model for real photographs" says how close it is to a peer predictor on
+real photos). A model trained on WFLW/300W (bring the data) is the way to better accuracy.
+
+Boxes: detected boxes are mapped to the landmark box the model was trained with (a per-detector calibration,
+mmfacealign/apis/box_convention.py); --bbox boxes are taken as tight landmark boxes unless --bbox-convention
+names the detector they come from.
 
 Exit codes:
     0  done (a folder or glob: at least one image was read; images without a face are listed, not an error)
@@ -108,17 +115,23 @@ def output_names(paths: List[str]) -> List[str]:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help="an image, a folder of images, or a quoted glob ('photos/*.jpg')")
-    p.add_argument('config')
+    p.add_argument('config', nargs='?', default=None,
+                   help='model config (default: the real-photo model shipped in checkpoints/, with its checkpoint)')
     p.add_argument('checkpoint', nargs='?', default=None,
-                   help='.pth checkpoint (pytorch backend; required there unless --random-weights)')
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument('--out-dir', help='folder for the drawn images and the json files')
+                   help='.pth checkpoint (pytorch backend; required there with a CONFIG, unless --random-weights)')
+    out = p.add_mutually_exclusive_group()
+    out.add_argument('--out-dir', default=None, help='folder for the drawn images and the json files '
+                                                    '(default: demo_results/)')
     out.add_argument('--out', help='single image only: the drawn image (the json goes beside it)')
     p.add_argument('--bbox', type=float, nargs=4, action='append', metavar=('X1', 'Y1', 'X2', 'Y2'),
                    help='face box in pixels (repeat for several faces); skips the detector')
     p.add_argument('--detector', default='default', choices=['default', *sorted(DETECTORS)],
                    help='face detector when no --bbox is given (default: mtcnn)')
     p.add_argument('--min-face-size', type=int, default=24, help='smallest face side the detector keeps (px)')
+    p.add_argument('--bbox-convention', default='landmark',
+                   help="what --bbox boxes are: 'landmark' (a tight box around the face's landmarks: the models' "
+                        "input convention) or a detector name whose boxes they are (then mapped by its "
+                        "calibration, mmfacealign/apis/box_convention.py); detected boxes are always mapped")
     p.add_argument('--max-faces', type=int, default=None, help='keep the N largest detected faces')
     p.add_argument('--backend', default='pytorch', choices=['pytorch', 'onnxruntime'])
     p.add_argument('--onnx', help='exported model for --backend onnxruntime')
@@ -148,8 +161,18 @@ def run(args) -> dict:
             first_img = read_image(paths[0])
         except ImageReadError as e:
             raise DemoError(EXIT_UNREADABLE, str(e)) from e
-    if args.backend == 'pytorch' and args.checkpoint is None and not args.random_weights:
+    if args.config is None and (args.checkpoint is not None or args.backend != 'pytorch'):
+        raise DemoError(2, 'a CHECKPOINT or --backend onnxruntime needs its CONFIG')
+    if args.config is not None and args.backend == 'pytorch' and args.checkpoint is None \
+            and not args.random_weights:
         raise DemoError(2, 'the pytorch backend needs a CHECKPOINT')
+    if args.out_dir is None and args.out is None:
+        args.out_dir = 'demo_results'
+    if args.bbox_convention != 'landmark':
+        from mmfacealign.apis.face_detectors import DETECTORS
+        if args.bbox_convention not in ('default', *DETECTORS):
+            raise DemoError(2, f"--bbox-convention: 'landmark' or a detector name ({', '.join(sorted(DETECTORS))}), "
+                               f'got {args.bbox_convention!r}')
     if args.backend == 'onnxruntime' and not args.onnx:
         raise DemoError(2, '--backend onnxruntime needs the exported model: --onnx model.onnx '
                            '(tools/deployment/export_onnx.py writes it)')
@@ -183,7 +206,9 @@ def run(args) -> dict:
             continue
         try:
             faces = align_faces(model, img, bboxes=bboxes, detector=args.detector,
-                                min_face_size=args.min_face_size, max_faces=args.max_faces)
+                                min_face_size=args.min_face_size, max_faces=args.max_faces,
+                                box_convention='auto' if args.bbox_convention == 'landmark'
+                                else args.bbox_convention)
         except DetectorUnavailable as e:
             raise DemoError(EXIT_UNAVAILABLE, f'{e}') from e
         if not faces:
@@ -193,7 +218,8 @@ def run(args) -> dict:
                                               'with --bbox X1 Y1 X2 Y2, or try another --detector')
         out_img = osp.join(out_dir, name)
         out_json = osp.splitext(out_img)[0] + '.json'
-        mmcv.imwrite(draw_faces(img, faces, draw_bbox=not args.no_bbox), out_img)
+        mmcv.imwrite(draw_faces(img, faces, draw_bbox=not args.no_bbox,
+                                dataset_meta=getattr(model, 'dataset_meta', None)), out_img)
         with open(out_json, 'w') as f:
             json.dump(faces_to_json(faces, image=path, image_size=img.shape), f)
         summary['faces'] += len(faces)

@@ -71,12 +71,14 @@ def checkpoint_mismatch(model, state_dict: dict):
     return missing, unexpected, mis_shaped
 
 
-def load_aligner(config, checkpoint: Optional[str] = None, device: str = 'cpu', backend: str = 'pytorch',
+def load_aligner(config=None, checkpoint: Optional[str] = None, device: str = 'cpu', backend: str = 'pytorch',
                  onnx: Optional[str] = None, strict: bool = True, cfg_options: Optional[dict] = None):
     """The model to pass to :func:`align_faces`.
 
     Args:
-        config: config path or :class:`mmengine.Config` (mmfacealign's, or MMPose's own face models).
+        config: config path or :class:`mmengine.Config` (mmfacealign's, or MMPose's own face models); None (with
+            no checkpoint) takes the default real-photo model shipped with mmfacealign
+            (:mod:`mmfacealign.apis.default_model`).
         checkpoint: ``.pth`` file (``state_dict`` + ``meta.dataset_meta`` as the runner saves it); None keeps
             random weights (pytorch backend only).
         backend: ``'pytorch'`` or ``'onnxruntime'`` (then ``onnx`` is the exported model).
@@ -86,6 +88,11 @@ def load_aligner(config, checkpoint: Optional[str] = None, device: str = 'cpu', 
     from mmengine.config import Config
 
     from .inference import init_model
+    if config is None:
+        if checkpoint is not None:
+            raise ValueError('load_aligner: a checkpoint without its config; pass the config it was trained with')
+        from .default_model import default_model
+        config, checkpoint = default_model()
     if isinstance(config, str) and '::' in config and not osp.isfile(config):
         from mmengine.hub import get_config  # an MMPose config by name, e.g. mmpose::face_2d_...
         cfg = get_config(config)
@@ -152,7 +159,7 @@ def _to_numpy(x):
 
 
 def align_faces(model, img: Union[str, np.ndarray], bboxes=None, detector='default', min_face_size: int = 24,
-                max_faces: Optional[int] = None) -> List[dict]:
+                max_faces: Optional[int] = None, box_convention: Optional[str] = 'auto') -> List[dict]:
     """Landmarks of every face in an image.
 
     Args:
@@ -162,33 +169,48 @@ def align_faces(model, img: Union[str, np.ndarray], bboxes=None, detector='defau
         detector: a name of :mod:`mmfacealign.apis.face_detectors` (``'default'``, ``'mtcnn'``, ``'haar'``,
             ``'lbp'``) or a callable ``img_bgr -> (F, 4)`` boxes.
         max_faces: keep the largest ``max_faces`` detected faces.
+        box_convention: what the boxes are, so that the model sees each face as in training (the landmark box,
+            see :mod:`mmfacealign.apis.box_convention`): ``'auto'`` maps detector boxes by the detector's
+            calibration and takes given ``bboxes`` as landmark boxes (a tight box around the face's landmarks);
+            a detector name maps given ``bboxes`` by that detector's calibration; None or ``'landmark'`` uses
+            every box as it is. Each face's ``bbox`` is the box given or detected; ``model_bbox`` the one used.
 
     Returns:
         One dict per face (largest detected face first; an empty list when no face is found):
         ``bbox`` (4,) xyxy, ``keypoints`` (K, 2) pixels, ``keypoint_scores`` (K,), ``score`` (mean keypoint score).
     """
+    from .box_convention import to_landmark_box
     if isinstance(img, str):
         img = read_image(img)
     if bboxes is None:
         boxes = build_detector(detector, min_size=min_face_size)(img)
+        source = detector
     else:
         boxes = np.asarray(bboxes, np.float32).reshape(-1, 4)
+        source = None
     if max_faces is not None:
         boxes = boxes[:max_faces]
     if len(boxes) == 0:
         return []
+    if box_convention == 'auto':
+        model_boxes = to_landmark_box(boxes, source)
+    elif box_convention in (None, 'landmark'):
+        model_boxes = boxes
+    else:
+        model_boxes = to_landmark_box(boxes, box_convention)
     if type(model).__name__ == 'ORTFaceAligner':
-        samples = ort_backend().inference_topdown_ort(model, img, bboxes=boxes, bbox_format='xyxy')
+        samples = ort_backend().inference_topdown_ort(model, img, bboxes=model_boxes, bbox_format='xyxy')
     else:
         from mmpose.apis import inference_topdown
-        samples = inference_topdown(model, img, bboxes=boxes, bbox_format='xyxy')
+        samples = inference_topdown(model, img, bboxes=model_boxes, bbox_format='xyxy')
     faces = []
-    for box, sample in zip(boxes, samples):
+    for box, model_box, sample in zip(boxes, model_boxes, samples):
         inst = sample.pred_instances
         kpts = _to_numpy(inst.keypoints).reshape(-1, 2).astype(np.float32)
         scores = _to_numpy(inst.keypoint_scores).reshape(-1).astype(np.float32) if 'keypoint_scores' in inst \
             else np.ones(len(kpts), np.float32)
-        faces.append(dict(bbox=np.asarray(box, np.float32), keypoints=kpts, keypoint_scores=scores,
+        faces.append(dict(bbox=np.asarray(box, np.float32), model_bbox=np.asarray(model_box, np.float32),
+                          keypoints=kpts, keypoint_scores=scores,
                           score=float(scores.mean()) if len(scores) else 0.0))
     return faces
 
@@ -198,21 +220,33 @@ def faces_to_json(faces: List[dict], image: Optional[str] = None, image_size=Non
     out = dict(image=image, image_size=None if image_size is None else [int(s) for s in image_size[:2]],
                faces=[])
     for f in faces:
-        out['faces'].append(dict(bbox=[round(float(v), 2) for v in f['bbox']],
+        extra = {} if 'model_bbox' not in f else dict(model_bbox=[round(float(v), 2) for v in f['model_bbox']])
+        out['faces'].append(dict(bbox=[round(float(v), 2) for v in f['bbox']], **extra,
                                  score=round(float(f['score']), 4),
                                  keypoints=[[round(float(x), 2), round(float(y), 2)] for x, y in f['keypoints']],
                                  keypoint_scores=[round(float(s), 4) for s in f['keypoint_scores']]))
     return out
 
 
-def draw_faces(img_bgr: np.ndarray, faces: List[dict], draw_bbox: bool = True) -> np.ndarray:
+def draw_faces(img_bgr: np.ndarray, faces: List[dict], draw_bbox: bool = True, *, draw_contours: bool = True,
+               dataset_meta: Optional[dict] = None, occluded_thr: float = 0.5, radius: Optional[int] = None,
+               line_width: Optional[int] = None) -> np.ndarray:
     """The image with each face's landmarks (red) and box (white) drawn by mmfacealign's
-    :class:`~mmfacealign.visualization.FaceAlignmentVisualizer`; BGR in, BGR out."""
+    :class:`~mmfacealign.visualization.FaceAlignmentVisualizer`; BGR in, BGR out.
+
+    Landmarks are joined along the facial contours (``draw_contours``; iBUG-68 and WFLW-98 layouts, or
+    ``dataset_meta['skeleton_links']`` when the dataset has a skeleton; other layouts as points only), with the
+    point radius and line width scaled to each face (``radius`` / ``line_width`` fix them, in pixels). A face dict
+    with ``keypoints_occluded`` (probabilities or booleans ``(K,)``) has the landmarks above ``occluded_thr``
+    drawn as hollow cyan rings; without that key every landmark is a filled red disc.
+    """
     from mmfacealign.visualization import FaceAlignmentVisualizer
     vis = FaceAlignmentVisualizer.get_instance('mmfacealign_image_inference')
     drawn = np.ascontiguousarray(img_bgr[..., ::-1])
     for f in faces:
-        drawn = vis.draw_landmarks(drawn, None, np.asarray(f['keypoints']))
+        drawn = vis.draw_landmarks(drawn, None, np.asarray(f['keypoints']), pred_occluded=f.get('keypoints_occluded'),
+                                   draw_contours=draw_contours, dataset_meta=dataset_meta, occluded_thr=occluded_thr,
+                                   radius=radius, line_width=line_width)
         if draw_bbox:
             vis.set_image(drawn)
             vis.draw_bboxes(np.asarray(f['bbox'], np.float32).reshape(-1, 4), edge_colors=(255, 255, 255))

@@ -167,3 +167,15 @@ def test_image_edges_follow_the_landmark_contours_3d():
         lo, hi = pts.min(0), pts.max(0)
         ratios.append(mag[pts[36:68, 1], pts[36:68, 0]].mean() / mag[lo[1]:hi[1], lo[0]:hi[0]].mean())
     assert np.median(ratios) > 1.5
+
+
+def test_random_grayscale_by_hand():
+    from mmfacealign.datasets.transforms import RandomGrayscale
+    img = np.zeros((2, 2, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 100, 50, 200            # B, G, R
+    out = RandomGrayscale(prob=1.0).transform(dict(img=img.copy()))['img']
+    expected = int(0.114 * 100 + 0.587 * 50 + 0.299 * 200)          # 100.6 -> 100
+    assert out.shape == (2, 2, 3) and (out == expected).all()
+    assert (RandomGrayscale(prob=0.0).transform(dict(img=img.copy()))['img'] == img).all()
+    with pytest.raises(ValueError, match='prob'):
+        RandomGrayscale(prob=2)
