@@ -26,6 +26,8 @@ from typing import Tuple
 
 import numpy as np
 
+from .shape_model import rotation_matrix
+
 # Ellipsoid of the head in the head frame: centre (x, y, z) and semi-axes. Sides at x = +-1 (the jaw top), chin at
 # y = 1, crown at y = -1.5, face front at z = 0.3 (the cheeks; the nose stands out to 0.55).
 HEAD_ELLIPSOID = (np.array([0.0, -0.25, -0.45]), np.array([1.02, 1.25, 0.75]))
@@ -43,13 +45,7 @@ class Camera:
     @property
     def rotation(self) -> np.ndarray:
         """``R`` ``(3, 3)``: head frame to camera frame, ``Rz(roll) @ Ry(yaw) @ Rx(pitch)``."""
-        cp, sp = np.cos(self.pitch), np.sin(self.pitch)
-        cy, sy = np.cos(self.yaw), np.sin(self.yaw)
-        cr, sr = np.cos(self.roll), np.sin(self.roll)
-        rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-        ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-        rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-        return rz @ ry @ rx
+        return rotation_matrix(self.yaw, self.pitch, self.roll)
 
     def to_camera(self, pts: np.ndarray) -> np.ndarray:
         """Head-frame points ``(N, 3)`` to camera-frame points ``(N, 3)``."""

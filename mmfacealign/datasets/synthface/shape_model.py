@@ -195,21 +195,27 @@ def load_pdm(source: str = 'auto', cache_dir: Optional[str] = None,
     return pdm
 
 
-def pose_shape(shape: np.ndarray, depth: np.ndarray, yaw: float, pitch: float, roll: float,
-               depth_scale: float = 1.0) -> np.ndarray:
-    """Rotate a template-frame shape in 3-D and project it orthographically.
-
-    ``(x, y, depth)`` is turned by pitch (about x), yaw (about y) and roll (in-plane), all in radians, and the
-    image-plane coordinates are returned ``(K, 2)``. Yaw foreshortens the far half of the face.
-    """
-    pts = np.concatenate([shape, depth_scale * depth[:, None]], 1)
+def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """``Rz(roll) @ Ry(yaw) @ Rx(pitch)`` ``(3, 3)``, angles in radians (x right, y down, z towards the camera)."""
     cp, sp = np.cos(pitch), np.sin(pitch)
     cy, sy = np.cos(yaw), np.sin(yaw)
     cr, sr = np.cos(roll), np.sin(roll)
     rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return (pts @ (rz @ ry @ rx).T)[:, :2]
+    return rz @ ry @ rx
+
+
+def pose_shape(shape: np.ndarray, depth: np.ndarray, yaw: float, pitch: float, roll: float,
+               depth_scale: float = 1.0) -> np.ndarray:
+    """Rotate a template-frame shape in 3-D and project it orthographically.
+
+    ``(x, y, depth)`` is turned by pitch (about x), yaw (about y) and roll (in-plane), all in radians
+    (:func:`rotation_matrix`), and the image-plane coordinates are returned ``(K, 2)``. Yaw foreshortens the far
+    half of the face.
+    """
+    pts = np.concatenate([shape, depth_scale * depth[:, None]], 1)
+    return (pts @ rotation_matrix(yaw, pitch, roll).T)[:, :2]
 
 
 def place_shape(shape: np.ndarray, center: Sequence[float], size: float) -> np.ndarray:
