@@ -28,7 +28,8 @@ model = dict(
         num_iterations=3,
         patch_size=24,
         patch_cnn=dict(type='PatchCNN', channels=(16, 32, 32), kernel_sizes=(5, 3, 3)),
-        non_local=dict(type='NonLocal2d', reduction=1, use_scale=True, mode='embedded_gaussian'),
+        # mode: 'embedded_gaussian' (official: softmax(theta^T phi), no scale) | 'dot_product' (paper's text)
+        non_local=dict(type='NonLocal2d', reduction=1, use_scale=False, mode='embedded_gaussian'),
         hsrm=dict(type='HierarchicalStructuralRelation', region_channels=256, hidden_channels=256,
                   component_channels=128),
         loss=dict(type='CascadeNMELoss'),

@@ -13,9 +13,11 @@
 #   - the box: MMPose's GetBBoxCenterScale (x1.25) crop with RandomBBoxTransform jitter instead of the official
 #     "bbox diagonal = 198 px, random 198 crop of 224" (train) and "diagonal = 224" (test): the official 13%
 #     train/test scale mismatch is not reproduced; no PCA-perturbed synthetic boxes (the box jitter stands in);
-#   - the non-local block is mmcv's NonLocal2d (embedded Gaussian, softmax(theta^T phi / sqrt(C)), no ReLU on
-#     theta / phi / g / W_z, output conv zero-initialised) instead of the official ReLU'd slim convolutions, a raw
-#     reshape of phi and a division by B * 68 * 2 * 2 * 64 (1,114,112 at batch 64, a batch-size-dependent factor);
+#   - the non-local block is mmcv's NonLocal2d (embedded Gaussian, softmax(theta^T phi) without mmcv's optional
+#     1/sqrt(C), as the official code; no ReLU on theta / phi / g / W_z, output conv zero-initialised) instead of
+#     the official ReLU'd slim convolutions, a raw reshape of phi and a division by B * 68 * 2 * 2 * 64 (1,114,112
+#     at batch 64, a batch-size-dependent factor); mode='dot_product' is the paper text's variant (divide by the
+#     number of positions);
 #   - patches are cropped by bilinear sampling (crop_patches) instead of the official nearest-pixel op; positions
 #     carry no gradient (detach_centres=True), as in the official op;
 #   - colour: MMPose's PhotometricDistortion (brightness 32, contrast and saturation 0.5-1.5, hue +-36 of 180), each
@@ -62,7 +64,8 @@ model = dict(
         num_iterations=3,
         patch_size=36,
         patch_cnn=dict(type='PatchCNN', channels=(32, 64, 64), kernel_sizes=(7, 3, 3), init_std=0.01),
-        non_local=dict(type='NonLocal2d', reduction=1, use_scale=True, mode='embedded_gaussian'),
+        # mode: 'embedded_gaussian' (official: softmax(theta^T phi), no scale) | 'dot_product' (paper's text)
+        non_local=dict(type='NonLocal2d', reduction=1, use_scale=False, mode='embedded_gaussian'),
         hsrm=dict(type='HierarchicalStructuralRelation', region_channels=512, hidden_channels=512,
                   component_channels=256),
         loss=dict(type='CascadeNMELoss', norm_indices='auto'),

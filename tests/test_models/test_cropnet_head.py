@@ -161,17 +161,47 @@ def test_align_loss_sources(source):
         CropNetHead(num_joints=68, align_source='image')
 
 
-def test_table6_gradient_switches():
+@pytest.mark.parametrize('detach_feature,detach_centres', [(False, False), (True, False), (False, True),
+                                                            (True, True), (False, 'grid')])
+def test_table6_gradient_switches(detach_feature, detach_centres):
+    """Stage 1's loss reaches its level map unless detach_feature, and the coarse network (S0's level, through
+    the location S0) unless detach_centres is True; 'grid' cuts only the sampling grid, the skip still passes."""
     feats = [f.clone().requires_grad_(True) for f in _feats()]
     head = CropNetHead(num_joints=68, stage_losses=[dict(type='MSELoss')] * 3,
-                       cropnet=dict(type='CropNet', detach_feature=True, detach_centres=True))
+                       cropnet=dict(type='CropNet', detach_feature=detach_feature, detach_centres=detach_centres))
     with torch.no_grad():
         for c in head.cropnets:
             c.fc.weight.normal_(std=0.01)                                   # non-zero: crops influence the output
     losses = head.loss(tuple(feats), _samples(68))
-    (losses['loss_s1'] + losses['loss_s2'] + losses['loss_s3']).backward()
-    assert feats[0].grad is None and feats[1].grad is None and feats[2].grad is None   # cropped levels only
-    assert feats[3].grad is not None                                     # S0 still learns through the skip
+    losses['loss_s1'].backward(retain_graph=True)
+    level, coarse = feats[2].grad, feats[3].grad                        # stage 1 crops level 2; S0 reads level 3
+    assert (level is None) == detach_feature
+    assert (coarse is None) == (detach_centres is True)
+    assert feats[0].grad is None and feats[1].grad is None              # later stages' levels
+    # stage 2's loss reaches stage 1's CropNet only through the location S1
+    for p in head.parameters():
+        p.grad = None
+    losses['loss_s2'].backward()
+    assert (head.cropnets[0].fc.weight.grad is None) == (detach_centres is True)
+    assert head.cropnets[1].fc.weight.grad is not None
+    with pytest.raises(ValueError, match='detach_centres must be one of'):
+        CropNet(num_joints=5, in_channels=4, detach_centres='skip')
+
+
+def test_table6_grid_only_differs_from_full_gradient():
+    """'grid' keeps the skip's gradient to S0 but drops the sampling grid's part of it."""
+    head = CropNetHead(num_joints=68, stage_losses=[dict(type='MSELoss')] * 3)
+    with torch.no_grad():
+        for c in head.cropnets:
+            c.fc.weight.normal_(std=0.01)
+    samples, grads = _samples(68), {}
+    for mode in (False, 'grid'):
+        for c in head.cropnets:
+            c.detach_centres = mode
+        feats = [f.clone().requires_grad_(True) for f in _feats()]
+        head.loss(tuple(feats), samples)['loss_s1'].backward()
+        grads[mode] = feats[3].grad
+    assert grads['grid'] is not None and not torch.allclose(grads[False], grads['grid'])
 
 
 def test_output_stage_and_flip_test():
@@ -227,6 +257,19 @@ def test_coarse_regressor_is_swappable_by_config():
         CropNetHead(num_joints=68, coarse_head=dict(type='RegressionHead', in_channels=128, num_joints=5))(_feats())
 
 
+def test_normalized_l2_loss_auto_takes_aflw19_outer_eye_corners():
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    meta = parse_pose_metainfo(dict(from_file='configs/_base_/datasets/aflw.py'))
+    assert meta['num_keypoints'] == 19
+    names = [meta['keypoint_id2name'][i] for i in range(19)]
+    a, b = NormalizedL2Loss().resolve_indices(19)
+    assert (a, b) == (6, 11)
+    # MMPose's AFLW layout: 6-8 and 9-11 are the two eyes; a flip maps one outer corner to the other
+    assert [a, b] in [list(p) for p in meta['flip_pairs']] or [b, a] in [list(p) for p in meta['flip_pairs']], names
+    head = CropNetHead(num_joints=19)                     # 'auto' builds for AFLW (it raised before)
+    assert head.coarse_loss.resolve_indices(19) == (6, 11)
+
+
 def test_normalized_l2_loss_by_hand():
     pred = torch.tensor([[[0., 0.], [4., 0.], [1., 1.]]])
     gt = torch.tensor([[[0., 0.], [2., 0.], [1., 4.]]])
@@ -238,9 +281,9 @@ def test_normalized_l2_loss_by_hand():
     assert NormalizedL2Loss().resolve_indices(29) == (8, 9)
     with pytest.raises(ValueError, match="norm_indices='auto' knows .* not 3"):
         NormalizedL2Loss()(pred, gt)
-    with pytest.raises(ValueError, match='CropNetHead: coarse_loss: .* not 19'):
-        CropNetHead(num_joints=19)                                    # AFLW needs an explicit normaliser
-    assert CropNetHead(num_joints=19, coarse_loss=dict(type='NormalizedL2Loss', norm_indices=None))
+    with pytest.raises(ValueError, match='CropNetHead: coarse_loss: .* not 21'):
+        CropNetHead(num_joints=21)                                    # an unknown layout needs the pair named
+    assert CropNetHead(num_joints=21, coarse_loss=dict(type='NormalizedL2Loss', norm_indices=None))
     w = torch.tensor([[1., 0., 1.]])
     assert NormalizedL2Loss((0, 1), use_target_weight=True)(pred, gt, w).item() == pytest.approx(4.5)
     degenerate = torch.zeros(1, 3, 2)
@@ -266,3 +309,37 @@ def test_paper_config_builds_and_runs_all_modes(repo_root):
         preds = model.forward(**model.data_preprocessor(packed, training=False), mode='predict')
         assert preds[0].pred_instances.keypoints.shape == (1, 68, 2)
         assert model.forward(data['inputs'], None, mode='tensor').shape == (2, 68, 2)
+
+
+def test_coordinates_stay_float32_under_autocast():
+    """Under CPU bfloat16 autocast, S0 and every S_t keep float32 precision (bf16 would round S0 by ~0.9 px)."""
+    feats = _feats()
+    head = CropNetHead(num_joints=68).eval()
+    with torch.no_grad():
+        for c in head.cropnets:
+            c.fc.weight.normal_(std=0.01)
+        ref = head.forward_stages(feats)
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            amp = head.forward_stages(feats)
+    assert all(s.dtype == torch.float32 for s in amp)
+    assert (amp[0] - ref[0]).abs().max() * 224 < 1e-3                 # the coarse FC ran in float32
+    for t in range(1, 4):                                              # corrections: only bf16 conv rounding
+        assert ((amp[t] - amp[t - 1]) - (ref[t] - ref[t - 1])).abs().max() * 224 < 0.05
+
+
+def test_a_cropnet_no_loss_reaches_is_frozen_for_ddp():
+    """DDP stops at parameters without gradient: a stage with no loss of its own and no later loss through the
+    locations is frozen; a stage whose S_t a later loss reaches stays trainable."""
+    head = CropNetHead(num_joints=68, stage_losses=[dict(type='MSELoss'), dict(type='L1Loss'), None])
+    assert head.frozen_stages == [3] and not any(p.requires_grad for p in head.cropnets[2].parameters())
+    assert all(p.requires_grad for p in head.cropnets[1].parameters())
+    head = CropNetHead(num_joints=68, stage_losses=[None, dict(type='L1Loss'), dict(type='MSELoss')])
+    assert head.frozen_stages == []                                   # stage 2's loss reaches S1 through the skip
+    head = CropNetHead(num_joints=68, stage_losses=[None, dict(type='L1Loss'), dict(type='MSELoss')],
+                       cropnet=dict(type='CropNet', detach_centres=True))
+    assert head.frozen_stages == [1]                                  # ... unless stage 2 detaches S1
+    # every parameter that requires grad gets one (what DDP needs)
+    feats = _feats()
+    losses = head.loss(tuple(f.requires_grad_(True) for f in feats), _samples(68))
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in head.parameters() if p.requires_grad)

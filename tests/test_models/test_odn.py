@@ -9,6 +9,7 @@ import torch
 from mmengine.config import Config
 from mmpose.models import build_pose_estimator
 from mmpose.models.backbones import ResNet
+from mmpose.models.backbones.resnet import BasicBlock
 from mmpose.registry import MODELS
 from mmpose.testing import get_packed_inputs
 from mmpose.utils import register_all_modules
@@ -61,9 +62,10 @@ def test_channel_matrix_product_against_a_loop():
 
 def test_distillation_weights_pathway_c_by_sigmoid_p():
     torch.manual_seed(0)
-    dm = DistillationModule(8, mid_channels=4).eval()
+    dm = DistillationModule(8, mid_channels=4, gate_init='conv').eval()      # a gate that varies by position
     x = torch.rand(1, 8, 5, 5)
     clean, logits = dm(x)
+    assert logits.std() > 0
     torch.testing.assert_close(clean, dm.pathway_c(x) * torch.sigmoid(logits))
 
 
@@ -147,7 +149,7 @@ def test_neck_variants(use_gm, use_dm):
     assert len(out) == (2 if use_dm else 1)
     if use_dm:
         assert out[1].shape == (2, 1, 7, 7)
-    assert hasattr(neck, 'plain') == (not use_gm and not use_dm)              # BRNet: the plain residual unit
+    assert hasattr(neck, 'plain') == (not use_dm)     # the residual unit: BRNet alone, +GM+LM beside GM
 
 
 def _odn(**head):
@@ -249,6 +251,24 @@ def test_alpha_lambda_are_weight_decay_on_conv_and_fc_weights(name):
     assert {'head.low_rank.weight', 'head.fc.weight', 'head.fc.bias'} <= seen
 
 
+def test_gm_lm_row_keeps_the_residual_unit_beside_gm():
+    """Table 4's "+GM+LM": GM is added to the baseline, whose last residual unit stays (Pathway-C without the
+    gate); ``residual_without_dm=False`` is GM alone in its place."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 32, 7, 7)
+    kw = dict(in_channels=32, use_dm=False, gm=dict(mid_channels=8, product_channels=8, out_channels=16),
+              reduce_channels=4, pool_size=2)
+    neck = OcclusionAdaptiveNeck(**kw).eval()
+    assert isinstance(neck.plain, BasicBlock) and neck.reduce.conv.in_channels == 16 + 32
+    gm_only = OcclusionAdaptiveNeck(**kw, residual_without_dm=False).eval()
+    assert not hasattr(gm_only, 'plain') and gm_only.reduce.conv.in_channels == 16
+    # the residual unit's output reaches the hybrid map: changing its weights changes the output
+    out = neck((x, ))[0]
+    with torch.no_grad():
+        neck.plain.conv2.weight.mul_(3.)
+    assert not torch.allclose(out, neck((x, ))[0])
+
+
 def test_residual_block_loads_the_removed_unit(tmp_path):
     """``residual_init_cfg`` loads ResNet-18's last unit (``layer4.1.*``) into BRNet's plain block and Pathway-C,
     so the Table 4 baseline is the pretrained ResNet-18 (a local checkpoint stands in for torchvision's)."""
@@ -266,3 +286,23 @@ def test_residual_block_loads_the_removed_unit(tmp_path):
             torch.testing.assert_close(value, resnet.layer4[1].state_dict()[name], msg=name)
     with pytest.raises(ValueError, match=r'model.neck.in_channels=32'):
         neck((torch.rand(1, 16, 4, 4), ))
+
+
+def test_distillation_gate_starts_as_a_pass_through():
+    """Pathway-D's last conv starts at zero weight and bias 3: sigmoid(P) = 0.953 everywhere, also after the
+    runner's init_weights (each ConvModule re-initialises itself there); 'conv' keeps mmcv's Kaiming init."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 32, 7, 7)
+    dm = DistillationModule(in_channels=32, mid_channels=8)
+    dm.init_weights()
+    clean, logits = dm(x)
+    torch.testing.assert_close(torch.sigmoid(logits), torch.full_like(logits, torch.sigmoid(torch.tensor(3.)).item()))
+    torch.testing.assert_close(clean, dm.pathway_c(x) * torch.sigmoid(torch.tensor(3.)))
+    # the gate still learns: its weight gets a gradient
+    logits.sum().backward()
+    assert dm.pathway_d[-1].conv.weight.grad.abs().sum() > 0
+    kaiming = DistillationModule(in_channels=32, mid_channels=8, gate_init='conv')
+    kaiming.init_weights()
+    assert kaiming.pathway_d[-1].conv.weight.abs().sum() > 0
+    with pytest.raises(ValueError, match='gate_init must be one of'):
+        DistillationModule(in_channels=32, gate_init='zeros')

@@ -218,3 +218,50 @@ def test_crop_patches_traced_clamp_bounds_are_numbers():
     assert len(clamps) == 2
     for node in clamps:
         assert [str(node.inputsAt(i).type()) for i in (1, 2)] == ['float', 'float']
+
+
+@pytest.mark.parametrize('groups', [None, 3])
+def test_separable_crop_equals_grid_sample_and_eq5_with_gradients(groups):
+    """The deterministic-backward path (two matrix products) gives grid_sample's values and gradients."""
+    torch.manual_seed(0)
+    feature = torch.randn(2, 6, 9, 11, dtype=torch.float64)
+    centres = torch.rand(2, 3, 2, dtype=torch.float64) * torch.tensor([13., 11.]) - 1.   # some near the border
+    outs, grads = {}, {}
+    for method in ('grid_sample', 'separable'):
+        f, c = feature.clone().requires_grad_(True), centres.clone().requires_grad_(True)
+        out = crop_patches(f, c, (4, 5), groups=groups, method=method)
+        (out * torch.linspace(-1, 2, out.numel(), dtype=out.dtype).reshape(out.shape)).sum().backward()
+        outs[method], grads[method] = out.detach(), (f.grad, c.grad)
+    torch.testing.assert_close(outs['separable'], outs['grid_sample'])
+    for a, b in zip(grads['separable'], grads['grid_sample']):
+        torch.testing.assert_close(a, b)
+    if groups is None:
+        np.testing.assert_allclose(outs['separable'].numpy(), eq5_reference(feature.numpy(), centres.numpy(), 4, 5),
+                                   atol=1e-10)
+    with pytest.raises(ValueError, match='method must be one of'):
+        crop_patches(feature, centres, 3, method='loop')
+
+
+def test_auto_method_is_separable_only_where_grid_sample_backward_raises(monkeypatch):
+    from mmfacealign.models.utils import patch_sampling
+    feature, centres = torch.randn(1, 2, 6, 6, requires_grad=True), torch.full((1, 1, 2), 2.5)
+    assert not patch_sampling.deterministic_crop_needed(feature, centres)          # CPU
+    monkeypatch.setattr(torch.Tensor, 'is_cuda', property(lambda self: True))
+    assert not patch_sampling.deterministic_crop_needed(feature, centres)          # deterministic off
+    monkeypatch.setattr(torch, 'are_deterministic_algorithms_enabled', lambda: True)
+    assert patch_sampling.deterministic_crop_needed(feature, centres)
+    with torch.no_grad():
+        assert not patch_sampling.deterministic_crop_needed(feature, centres)      # no backward: grid_sample
+
+
+def test_crop_stays_float32_under_autocast():
+    torch.manual_seed(0)
+    feature = torch.randn(1, 4, 16, 16)
+    centres = torch.tensor([[[7.3, 8.6], [3.21, 11.7]]])
+    ref = crop_patches(feature, centres, 8)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = crop_patches(feature.bfloat16(), centres, 8)
+    assert out.dtype == torch.float32
+    # only the map's own bfloat16 rounding remains; no rounding of the grid or the interpolation
+    torch.testing.assert_close(out, crop_patches(feature.bfloat16().float(), centres, 8), rtol=0, atol=1e-6)
+    assert (out - ref).abs().max() < 0.05

@@ -75,6 +75,29 @@ def test_non_local_block_is_a_residual_identity_with_zero_output_conv():
     assert not torch.allclose(head.non_local(x), x)
 
 
+def test_non_local_block_mixes_landmarks_in_the_real_forward():
+    """With a non-zero output conv, a change inside landmark 0's patch changes landmark 1's features after the
+    non-local block (encode, the head's own path), not before it; no mmcv 1/sqrt(C) scale (official code)."""
+    torch.manual_seed(0)
+    head = SRNHead(num_joints=68, input_size=(224, 224))
+    head.init_weights()
+    assert head.non_local.use_scale is False and head.non_local.mode == 'embedded_gaussian'
+    for m in head.modules():                             # features of order 1 (the official 0.01 init is tiny)
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight, std=0.3)
+    shape = torch.full((1, 68, 2), 0.7)
+    shape[0, 0] = 0.1                                     # landmark 0 alone at (22, 22) px, the rest at (157, 157)
+    image = torch.rand(1, 3, 224, 224)
+    image2 = image.clone()
+    image2[..., 10:35, 10:35] += 1.                      # inside landmark 0's 36 px patch only
+    (post1, pre1), (post2, pre2) = head.encode(image, shape), head.encode(image2, shape)
+    torch.testing.assert_close(pre1[:, 1:], pre2[:, 1:])
+    assert not torch.allclose(pre1[:, 0], pre2[:, 0])
+    assert (post1[:, 1] - post2[:, 1]).abs().max() > 1e-3 * post1[:, 1].abs().max()
+    torch.nn.init.zeros_(head.non_local.conv_out.conv.weight)         # the identity at init: no mixing
+    torch.testing.assert_close(head.encode(image, shape)[0][:, 1], head.encode(image2, shape)[0][:, 1])
+
+
 def _tiny_hsrm(**kwargs):
     return HierarchicalStructuralRelation(num_keypoints=68, feat_channels=4, region_channels=6, hidden_channels=5,
                                           component_channels=3, **kwargs)
@@ -92,15 +115,21 @@ def test_hsrm_wiring_and_memory():
     assert hsrm.level2['brow'].in_features == 6 * 2 + 5 and hsrm.level2['nose'].in_features == 6 * 3 + 5
     assert hsrm.level2['cheek_a'].in_features == 6 * 2 + 5
     assert hsrm.level3['mouth'].out_features == 20 and hsrm.level3['mouth'].in_features == 6
-    # an ocular-only change cannot reach the cheek branches' level-2 outputs
+    # through forward (hooks on the level-2 branches): an ocular-only change of the patch features, with the same
+    # RNN input, reaches the brow/eye/nose/mouth branches but not the cheek branches, which read [snout, cheek, h]
+    outs = {}
+    hooks = [hsrm.level2[k].register_forward_hook(lambda m, i, o, k=k: outs.setdefault(k, []).append(o))
+             for k in hsrm.level2]
     feats2 = feats.clone()
-    feats2[:, 36] += 1.
-    regions = {}
+    feats2[:, 36] += 1.                                   # an eye corner: the ocular region
     for f in (feats, feats2):
-        hs = [hsrm.step_memory(feats.flatten(1), None)]       # same h for both, to isolate the region paths
-        r = {k: torch.tanh(hsrm.level1[k](f[:, idx].flatten(1))) for k, idx in hsrm.regions.items()}
-        regions[f is feats] = torch.relu(hsrm.level2['cheek_a'](torch.cat([r['snout'], r['cheek']] + hs, 1)))
-    torch.testing.assert_close(regions[True], regions[False])
+        hsrm(f, memory_input=feats.flatten(1))
+    for h_ in hooks:
+        h_.remove()
+    for k in ('cheek_a', 'cheek_b'):
+        torch.testing.assert_close(outs[k][0], outs[k][1])
+    for k in ('brow', 'eye', 'nose', 'mouth'):
+        assert not torch.allclose(outs[k][0], outs[k][1]), k
 
 
 @pytest.mark.parametrize('switch', ['use_level1', 'use_memory', 'use_level2', 'use_level3'])

@@ -200,6 +200,16 @@ def test_replay_queues_per_clip_oldest_dropped_and_uniform_sampling():
         ClipReplayMemory().sample(1)
 
 
+def test_replay_keeps_k_clips_beyond_the_current_batch():
+    """K counts clips beyond the batch: with K = batch = 2 the memory holds this batch and the previous one."""
+    mem = ClipReplayMemory(num_clips=2, num_actions=3)
+    assert mem.begin_batch(['a', 'b']) == [0, 1] and mem.clip_ids == ['a', 'b']
+    mem.begin_batch(['c', 'd'])
+    assert mem.clip_ids == ['a', 'b', 'c', 'd']
+    mem.begin_batch(['e', 'f', 'g'])
+    assert mem.clip_ids == ['c', 'd', 'e', 'f', 'g']
+
+
 def test_replay_state_round_trip():
     mem = ClipReplayMemory(num_clips=2, num_actions=3)
     for clip in range(3):
@@ -264,13 +274,24 @@ def test_synthesizers_shapes_no_grad_and_q_only_gradient():
     synth.train()
     out, losses, stats = synth.synthesize(images, gt, _reward_model(head), ['a', 'b'])
     assert out.shape == images.shape and not out.requires_grad and set(losses) == {'loss_q'}
-    assert stats['hofs_epsilon'] == 0.5 and stats['hofs_replay_size'] == b * length and stats['hofs_reward'] > 0
-    assert synth.replay.clip_ids == ['a', 'b'] and synth.replay.queue_lengths() == [length, length]
+    # the clip's last frame has no next state in the clip: not stored (clip_end='bootstrap'), so L - 1 per clip
+    assert stats['hofs_epsilon'] == 0.5 and stats['hofs_replay_size'] == b * (length - 1) and stats['hofs_reward'] > 0
+    assert synth.replay.clip_ids == ['a', 'b'] and synth.replay.queue_lengths() == [length - 1, length - 1]
     assert int(synth.num_updates) == 1 and synth.synthesize(images, gt, _reward_model(head))[2]['hofs_epsilon'] \
         == pytest.approx(0.46)
-    assert synth.replay.clip_ids == [0, 1]                                  # K = 2: the first two dropped
+    assert synth.replay.clip_ids == ['a', 'b', 0, 1]                        # K = 2 clips beyond the batch's 2
+    synth.synthesize(images, gt, _reward_model(head), ['c', 'd'])
+    assert synth.replay.clip_ids == [0, 1, 'c', 'd']                        # the oldest batch dropped
     terminal = [t[2] is None for q in synth.replay._queues.values() for t in q['transitions']]
-    assert terminal == [False, False, True] * 2                             # the clip's last frame is terminal
+    assert terminal == [False] * 4 * (length - 1)                           # every target bootstraps
+    old = HOFSSynthesizer(q_net=dict(type='HOFSQNet', patch_size=24, patch_cnn=SMALL_CNN, hidden_channels=8),
+                          replay_clips=2, batch_size=4, clip_end='terminal')
+    old.init_from_srn(head)
+    old.train().synthesize(images, gt, _reward_model(head), ['a', 'b'])
+    terminal = [t[2] is None for q in old.replay._queues.values() for t in q['transitions']]
+    assert terminal == [False, False, True] * 2                             # 'terminal': the old reading
+    with pytest.raises(ValueError, match='clip_end must be one of'):
+        HOFSSynthesizer(clip_end='done')
     losses['loss_q'].backward()
     assert all(p.grad is None for p in head.parameters()) and images.grad is None
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in synth.q_net.parameters())
@@ -279,8 +300,6 @@ def test_synthesizers_shapes_no_grad_and_q_only_gradient():
     size = len(synth.replay)
     out, losses, stats = synth.synthesize(images, gt, _reward_model(head), [0, 1])
     assert losses == {} and len(synth.replay) == size and stats['hofs_epsilon'] == 0.
-    with pytest.raises(ValueError, match='replay_clips'):
-        synth.train().synthesize(images.repeat(2, 1, 1, 1, 1), gt.repeat(2, 1, 1, 1), _reward_model(head))
     with pytest.raises(ValueError, match='reward_model'):
         synth.synthesize(images, gt, None)
 
@@ -376,3 +395,20 @@ def test_hofs_placement_beats_random_placement():
     hofs = mean_reward(synth.eval())
     random = mean_reward(RandomOcclusionSynthesis(compute_reward=True))
     assert hofs > random, (hofs, random)
+
+
+def test_configs_with_a_q_only_phase_let_ddp_skip_unused_parameters(repo_root):
+    """In the Q-only warm-up SRN's parameters get no gradient; with DDP's default the first step stops."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    paths = sorted(glob.glob(osp.join(repo_root, 'projects', 'srn_video', 'configs', '*.py')))
+    with_phase = 0
+    for path in paths:
+        cfg = Config.fromfile(path)
+        if cfg.model.get('q_only_iters', 0):
+            with_phase += 1
+            wrapper = cfg.get('model_wrapper_cfg') or {}
+            assert wrapper.get('find_unused_parameters') is True, osp.basename(path)
+    assert with_phase == 2

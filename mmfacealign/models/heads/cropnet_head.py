@@ -18,8 +18,10 @@ Coordinates: the stages and :meth:`forward` work in MMPose's normalised input co
 each map's pixels through :func:`~mmfacealign.models.utils.normalised_to_map` (the one conversion), CropNet
 corrections come back from map pixels, and the coordinate losses compare input pixels (the paper's units).
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmengine.logging import print_log
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 from torch import Tensor, nn
@@ -27,6 +29,7 @@ from torch import Tensor, nn
 from ..losses import AlignLoss, NormalizedL2Loss
 from ..utils.coordinates import normalised_to_pixels
 from ..utils.patch_sampling import map_offsets_to_normalised, normalised_to_map
+from ..utils.precision import autocast_on, float32_region
 from .base_regression_head import BaseLandmarkRegressionHead
 
 #: Where the Align Loss takes its patches from, see :class:`CropNetHead`.
@@ -57,7 +60,7 @@ class CropNetHead(BaseLandmarkRegressionHead):
             3rd level (index 2, 32 channels), 2nd (index 1, 16), 1st (index 0, the stem before max-pooling, 16).
         cropnet (dict): Settings shared by every stage's :class:`~mmfacealign.models.layers.CropNet`
             (``patch_size`` 8, ``selected_channels`` 4, ``channel_selection`` 'grouped', ``mid_channels`` 128,
-            ``detach_feature``/``detach_centres`` False: the Table 6 switches).
+            ``detach_feature``/``detach_centres`` False: the Table 6 switches, see :meth:`refine`).
         coarse_loss (dict, optional): Loss of ``S0`` (``loss_s0``), in input pixels. Default
             :class:`NormalizedL2Loss` normalised by the outer eye corners of the layout (``'auto'``: 68, 98 or 29
             landmarks; others must set ``norm_indices``) (Eq. 1).
@@ -132,6 +135,25 @@ class CropNetHead(BaseLandmarkRegressionHead):
         self.stage_losses = nn.ModuleList([MODELS.build(c) if c is not None else nn.Identity() for c in stage_losses])
         self._stage_loss_on = [c is not None for c in stage_losses]
         self._output_stage: Optional[int] = None
+        self.frozen_stages = self._freeze_stages_without_gradient()
+
+    def _freeze_stages_without_gradient(self) -> List[int]:
+        """Stages whose CropNet no loss reaches: ``requires_grad=False``, so that DDP (which by default stops at
+        parameters without gradient) can train the rest. Stage ``t`` is reached by its own loss, or by a later
+        stage's loss through the locations ``S_t`` (no stage in between with ``detach_centres=True``)."""
+        frozen, reached = [], False
+        for t in range(self.num_stages, 0, -1):
+            if t < self.num_stages and self.cropnets[t].detach_centres is True:
+                reached = False                     # stage t + 1 refines a detached S_t
+            reached = reached or self._stage_loss_on[t - 1]
+            if not reached:
+                self.cropnets[t - 1].requires_grad_(False)
+                frozen.append(t)
+        if frozen:
+            print_log(f'CropNetHead: no loss reaches the CropNet of stage(s) {sorted(frozen)} (stage_losses None, '
+                      'and no later loss through the locations); frozen (requires_grad=False)',
+                      logger='current', level=logging.WARNING)
+        return sorted(frozen)
 
     @property
     def num_stages(self) -> int:
@@ -151,18 +173,28 @@ class CropNetHead(BaseLandmarkRegressionHead):
         x = (self._level(feats, self.coarse_in_index, 'the coarse regressor'), )
         if self.coarse_neck is not None:
             x = self.coarse_neck(x)
-        s0 = self.coarse_head(x)
+        with float32_region(x[0]):                  # S0 in float32 under autocast (utils/precision.py)
+            s0 = self.coarse_head(tuple(t.float() for t in x) if autocast_on(x[0]) else x)
         if s0.shape[-2:] != (self.num_joints, 2):
             raise ValueError(f'CropNetHead: coarse_head returned {tuple(s0.shape)}, expected (B, '
                              f'{self.num_joints}, 2) normalised coordinates')
         return s0
 
     def refine(self, feats: Sequence[Tensor], shape: Tensor, t: int) -> Tensor:
-        """Stage ``t`` (1-based): ``S_t = S_{t-1} + dS_t``, all normalised (B, K, 2)."""
+        """Stage ``t`` (1-based): ``S_t = S_{t-1} + dS_t``, all normalised (B, K, 2).
+
+        With the stage's ``detach_centres=True`` (Table 6, no back-propagation to the locations) ``S_{t-1}`` is
+        detached for the crop AND the skip, so the stage's losses reach no earlier stage through the locations;
+        ``'grid'`` detaches the crop's sampling grid only."""
         fmap = self._level(feats, self.stage_in_indices[t - 1], f'stage {t}')
         height, width = fmap.shape[-2:]
+        cropnet = self.cropnets[t - 1]
+        if cropnet.detach_centres is True:
+            shape = shape.detach()
         centres = normalised_to_map(shape, (height, width))
-        delta = self.cropnets[t - 1](fmap, centres, name=f'CropNetHead stage {t}')    # map pixels
+        delta = cropnet(fmap, centres, name=f'CropNetHead stage {t}')    # map pixels
+        if autocast_on(fmap):
+            delta = delta.float()                   # S_t stays float32 under autocast (utils/precision.py)
         # a zero correction returns S_{t-1} exactly
         return shape + map_offsets_to_normalised(delta, (height, width))
 

@@ -46,9 +46,12 @@ class SRNHead(BaseLandmarkRegressionHead):
         patch_size (int): Side of the square image patches, in input pixels. Default 36 (at the 224 input).
         patch_cnn (dict): The :class:`~mmfacealign.models.layers.PatchCNN` config. Default the official one.
         non_local (dict, optional): The non-local block over all patch positions, built from ``MODELS`` with
-            ``in_channels`` set to the CNN's output channels. Default: mmcv's ``NonLocal2d`` with the standard
-            embedded-Gaussian normalisation (softmax of ``theta^T phi / sqrt(C)``), no channel reduction, zero-
-            initialised output conv (a residual identity at the start). ``None`` removes it (Table 8).
+            ``in_channels`` set to the CNN's output channels. Default: mmcv's ``NonLocal2d``, embedded Gaussian
+            without scale (``softmax(theta^T phi)``, as the official code; ``use_scale=True`` adds mmcv's
+            ``1 / sqrt(C)``, which neither the paper nor the official code has), no channel reduction, zero-
+            initialised output conv (a residual identity at the start). ``mode='dot_product'`` is the reading of
+            the paper's text ([43]'s dot-product form: ``theta^T phi`` divided by the number of positions).
+            ``None`` removes it (Table 8).
         hsrm (dict): The :class:`~mmfacealign.models.layers.HierarchicalStructuralRelation` config;
             ``num_keypoints`` and ``feat_channels`` are filled in. Its ``use_*`` switches are Table 7's ablations.
         mean_shape (sequence, optional): The initial shape x_0, (N, 2) normalised input coordinates. Default None:
@@ -73,7 +76,7 @@ class SRNHead(BaseLandmarkRegressionHead):
                  num_iterations: int = 3,
                  patch_size: int = 36,
                  patch_cnn: ConfigType = dict(type='PatchCNN'),
-                 non_local: OptConfigType = dict(type='NonLocal2d', reduction=1, use_scale=True,
+                 non_local: OptConfigType = dict(type='NonLocal2d', reduction=1, use_scale=False,
                                                  mode='embedded_gaussian'),
                  hsrm: ConfigType = dict(type='HierarchicalStructuralRelation'),
                  mean_shape: Optional[Sequence[Sequence[float]]] = None,

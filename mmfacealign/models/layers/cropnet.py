@@ -33,6 +33,19 @@ from ..utils.patch_sampling import crop_patches
 
 #: Readings of the channel selection, see the module docstring.
 CHANNEL_SELECTIONS = ('grouped', 'full')
+#: Values of ``detach_centres``, see :class:`CropNet`.
+DETACH_CENTRES = (False, True, 'grid')
+
+
+class PatchMaxPool(nn.Module):
+    """Max over the whole patch, (B, C, h, w) -> (B, C, 1, 1): Table 7's max-pool of stride 8 on 8 x 8.
+
+    ``amax`` instead of ``nn.AdaptiveMaxPool2d(1)``: the same values, and a backward that has a deterministic
+    CUDA kernel (``AdaptiveMaxPool2d``'s raises under ``torch.use_deterministic_algorithms(True)``, which
+    mmengine's ``randomness.deterministic=True`` sets). Tied maxima share the gradient equally."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.amax(dim=(-2, -1), keepdim=True)
 
 
 @MODELS.register_module()
@@ -48,7 +61,11 @@ class CropNet(nn.Module):
         channel_selection (str): ``'grouped'`` (default, per landmark) or ``'full'`` (cross-landmark 1x1 conv).
         mid_channels (int): Output channels of the residual block. Default 128 (Table 7).
         detach_feature (bool): Cut the gradient from this stage to the feature map (Table 6). Default False.
-        detach_centres (bool): Cut the gradient from this stage to the crop locations (Table 6). Default False.
+        detach_centres (bool | str): Cut the gradient from this stage to the crop locations (Table 6). Default
+            False. ``True`` (Table 6's "no back-propagation to the locations"): the stage's losses reach no earlier
+            stage through the estimate ``S_{t-1}`` it refines, neither through the sampling grid nor through the
+            skip ``S_t = S_{t-1} + dS_t`` (:class:`~mmfacealign.models.heads.CropNetHead` detaches ``S_{t-1}``).
+            ``'grid'``: only the sampling grid is cut; the skip still passes the gradient to earlier stages.
 
     Shapes: ``forward(feature (B, C, H, W), centres (B, N, 2) in map pixels) -> dS (B, N, 2) in map pixels``.
     """
@@ -61,8 +78,10 @@ class CropNet(nn.Module):
                  channel_selection: str = 'grouped',
                  mid_channels: int = 128,
                  detach_feature: bool = False,
-                 detach_centres: bool = False):
+                 detach_centres: Union[bool, str] = False):
         super().__init__()
+        if detach_centres not in DETACH_CENTRES:
+            raise ValueError(f'CropNet: detach_centres must be one of {DETACH_CENTRES}, got {detach_centres!r}')
         if channel_selection not in CHANNEL_SELECTIONS:
             raise ValueError(f'CropNet: channel_selection must be one of {CHANNEL_SELECTIONS}, '
                              f'got {channel_selection!r}')
@@ -83,7 +102,7 @@ class CropNet(nn.Module):
         shortcut = nn.Sequential(nn.Conv2d(k * s, mid_channels, kernel_size=1, bias=False),
                                  nn.BatchNorm2d(mid_channels))
         self.block = BasicBlock(k * s, mid_channels, downsample=shortcut)
-        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.pool = PatchMaxPool()
         self.fc = nn.Linear(mid_channels, 2 * k)
         nn.init.zeros_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
@@ -94,7 +113,7 @@ class CropNet(nn.Module):
             raise ValueError(f'{name}: the feature map has {feature.shape[1]} channels, this CropNet was built '
                              f'for in_channels={self.in_channels}')
         return crop_patches(feature, centres, self.patch_size, detach_feature=self.detach_feature,
-                            detach_centres=self.detach_centres, name=name)
+                            detach_centres=bool(self.detach_centres), name=name)
 
     def select_channels(self, patches: Tensor, detach_weights: bool = False) -> Tensor:
         """Channel selection of patches (B, N, C, h, w) -> (B, N, s, h, w).

@@ -27,6 +27,10 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 
+#: Initialisations of DM's gate, see :class:`DistillationModule`.
+GATE_INITS = ('pass_through', 'conv')
+
+
 def channel_matrix_product(a: Tensor, b: Tensor) -> Tensor:
     """Per-channel matrix product of two maps, ``G[n, c] = A[n, c] @ B[n, c]`` (ODN Sec. 3.1, our reading).
 
@@ -96,16 +100,38 @@ class DistillationModule(BaseModule):
         residual_init_cfg (dict, optional): ``init_cfg`` of Pathway-C's residual block (MMPose ``BasicBlock``,
             parameters ``conv1``, ``bn1``, ``conv2``, ``bn2``), e.g. ResNet-18's last unit from ImageNet weights:
             ``dict(type='Pretrained', checkpoint='torchvision://resnet18', prefix='layer4.1.')``. Default None.
+        gate_init (str): Initialisation of Pathway-D's last 1x1 convolution (the paper gives none).
+            ``'pass_through'`` (default): zero weight and bias ``gate_bias``, so that at the start
+            ``sigmoid(P) = sigmoid(gate_bias)`` everywhere and DM passes Pathway-C's output on, scaled by one
+            constant; what to suppress is then learnt. ``'conv'``: mmcv's ``ConvModule`` initialisation (Kaiming),
+            under which the gate starts saturated in random places (earlier versions of this package).
+        gate_bias (float): The pass-through bias. Default 3 (``sigmoid(3) = 0.95``).
 
     Shapes: ``forward(x (N, C, H, W)) -> (clean (N, C, H, W), P (N, 1, H, W))``, ``clean = C(x) * sigmoid(P)``;
     ``P`` are the logits, ``sigmoid(P)`` the occlusion-adaptive weights, which the paper wants small on
     occluders and background (whether they are is measured by ``tools/analysis_tools/vis_distillation.py``).
     """
 
-    def __init__(self, in_channels: int, mid_channels: int = 32, residual_init_cfg=None, init_cfg=None):
+    def __init__(self, in_channels: int, mid_channels: int = 32, residual_init_cfg=None,
+                 gate_init: str = 'pass_through', gate_bias: float = 3., init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if gate_init not in GATE_INITS:
+            raise ValueError(f'DistillationModule: gate_init must be one of {GATE_INITS}, got {gate_init!r}')
+        self.gate_init, self.gate_bias = gate_init, float(gate_bias)
         self.pathway_c = BasicBlock(in_channels, in_channels, init_cfg=residual_init_cfg)
         self.pathway_d = _pathway(in_channels, mid_channels, 1, 3, final_act=False)
+        self._init_gate()
+
+    def _init_gate(self) -> None:
+        if self.gate_init == 'pass_through':
+            conv = self.pathway_d[-1].conv
+            nn.init.zeros_(conv.weight)
+            nn.init.constant_(conv.bias, self.gate_bias)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation (``residual_init_cfg``, each ``ConvModule``'s own), then the gate's."""
+        super().init_weights()
+        self._init_gate()
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         logits = self.pathway_d(x)

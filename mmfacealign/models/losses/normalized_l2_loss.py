@@ -10,9 +10,9 @@ from typing import Optional, Sequence, Union
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-#: Outer eye corners of the layouts with eye corners, by landmark count: iBUG 68 (300W, 300VW, SynthFace), WFLW 98,
-#: COFW 29 (the inter-ocular normalisers of ``method_facts.md`` A.8).
-OUTER_EYE_CORNERS = {68: (36, 45), 98: (60, 72), 29: (8, 9)}
+#: Outer eye corners by landmark count: iBUG 68 (300W, 300VW, SynthFace), WFLW 98, COFW 29 and AFLW 19 (MMPose's
+#: ``aflw.py`` metainfo: points 6-8 one eye, 9-11 the other, outer corners 6 and 11; a flip swaps 6 and 11).
+OUTER_EYE_CORNERS = {68: (36, 45), 98: (60, 72), 29: (8, 9), 19: (6, 11)}
 
 
 @MODELS.register_module()
@@ -23,10 +23,8 @@ class NormalizedL2Loss(nn.Module):
         norm_indices ('auto' | sequence of 2 int | None): Landmarks whose ground-truth distance is ``d``.
             ``'auto'`` (default): the outer eye corners of the layout, chosen by the landmark count
             (:data:`OUTER_EYE_CORNERS`: ``(36, 45)`` for 68 points, ``(60, 72)`` for WFLW's 98, ``(8, 9)`` for
-            COFW's 29); any other count is an error asking for ``norm_indices``. A pair gives them explicitly.
-            ``None`` gives ``d = 1``: plain summed squared error, for layouts without eye corners (AFLW-19, whose
-            papers normalise by the face box; inside a top-down crop every box has the same size, so ``d`` would be
-            a constant anyway).
+            COFW's 29, ``(6, 11)`` for AFLW's 19); any other count is an error asking for ``norm_indices``. A pair
+            gives them explicitly. ``None`` gives ``d = 1``: plain summed squared error (ODN's L2, Eq. 3).
         use_target_weight (bool): Multiply each landmark's squared error by its weight. Default False (every
             landmark supervised).
         loss_weight (float): Multiplier. Default 1.

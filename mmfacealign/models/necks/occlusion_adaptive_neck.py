@@ -33,8 +33,12 @@ class OcclusionAdaptiveNeck(BaseModule):
     Args:
         in_channels (int): Channels of the backbone map it reads (ResNet-18: 512).
         use_gm (bool): Geometry-aware module on. Default True.
-        use_dm (bool): Distillation module on. Default True. With both off, a plain residual unit (MMPose's
-            ``BasicBlock``) stands in for them: the baseline ResNet-18 of the paper's Table 4.
+        use_dm (bool): Distillation module on. Default True. With it off, a plain residual unit (MMPose's
+            ``BasicBlock``, i.e. DM's Pathway-C without Pathway-D's gate) takes the removed unit's place: alone
+            with GM off (the baseline ResNet-18 of the paper's Table 4), beside GM with GM on ("+GM+LM").
+        residual_without_dm (bool): Keep that residual unit beside GM when DM is off. Default True: Table 4's
+            "+GM+LM" row adds GM and LM to the baseline, so the baseline's last unit stays. ``False``: GM alone
+            in the last unit's place (the reading of earlier versions of this package).
         gm (dict): Extra arguments of :class:`GeometryAwareModule` (``mid_channels``, ``product_channels``,
             ``out_channels``).
         dm (dict): Extra arguments of :class:`DistillationModule` (``mid_channels``).
@@ -53,7 +57,7 @@ class OcclusionAdaptiveNeck(BaseModule):
 
     def __init__(self, in_channels: int = 512, use_gm: bool = True, use_dm: bool = True, gm: dict = dict(),
                  dm: dict = dict(), reduce_channels: int = 32, pool_size: int = 4, in_index: int = -1,
-                 residual_init_cfg=None, init_cfg=None):
+                 residual_init_cfg=None, residual_without_dm: bool = True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.in_index = in_index
         self.in_channels = in_channels
@@ -66,9 +70,10 @@ class OcclusionAdaptiveNeck(BaseModule):
             self.dm = MODELS.build(dict(type='DistillationModule', in_channels=in_channels,
                                         residual_init_cfg=residual_init_cfg, **dm))
             hybrid_channels += in_channels
-        if not (use_gm or use_dm):
+        self.residual_without_dm = residual_without_dm
+        if not use_dm and (residual_without_dm or not use_gm):
             self.plain = BasicBlock(in_channels, in_channels, init_cfg=residual_init_cfg)
-            hybrid_channels = in_channels
+            hybrid_channels += in_channels
         self.reduce = ConvModule(hybrid_channels, reduce_channels, 1, norm_cfg=dict(type='BN'))
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
         self.num_features = reduce_channels * pool_size * pool_size
@@ -84,7 +89,7 @@ class OcclusionAdaptiveNeck(BaseModule):
         if self.use_dm:
             clean, logits = self.dm(x)
             parts.append(clean)
-        if not parts:
+        if hasattr(self, 'plain'):
             parts.append(self.plain(x))
         hybrid = self.pool(self.reduce(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]))
         return (hybrid, ) if logits is None else (hybrid, logits)

@@ -29,10 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .precision import autocast_on, float32_region
+
 SizeLike = Union[Sequence[int], Sequence[float], Tensor]
 
 #: Where the centre of map cell ``j`` lies on the input, for a map of stride ``s`` (see :func:`normalised_to_map`).
 CELL_CENTRES = ('conv', 'area')
+#: Implementations of :func:`crop_patches` (the same values).
+CROP_METHODS = ('auto', 'grid_sample', 'separable')
 
 
 def _pair(size: SizeLike, what: str, ref: Tensor) -> Tensor:
@@ -141,7 +145,8 @@ def check_centres(centres: Tensor, name: str = 'crop_patches') -> None:
 
 def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[int, int]],
                  detach_feature: bool = False, detach_centres: bool = False, name: str = 'crop_patches',
-                 max_offset: Optional[float] = None, groups: Optional[int] = None) -> Tensor:
+                 max_offset: Optional[float] = None, groups: Optional[int] = None,
+                 method: str = 'auto') -> Tensor:
     """Bilinear ``h x w`` crops of ``feature`` centred on every landmark (FFLD Eq. 5-7), all in one call.
 
     ``V[q, p] = sum_nm I[n, m] max(0, 1 - |y_q - n|) max(0, 1 - |x_p - m|)`` with ``y_q = y - (h - 1) / 2 + q``
@@ -173,10 +178,17 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
             ``H / 2`` for y.
         groups (int, optional): ``K``: crop landmark ``k`` from its own channel group only, (B, K, c, h, w) out;
             K-fold less work than cropping all channels. Default None: every landmark sees all C channels.
+        method (str): ``'grid_sample'`` (one ``F.grid_sample`` call), ``'separable'`` (the same sum as two
+            matrix products with the 1-D bilinear weights, ``V = W_y I W_x^T`` per landmark: more arithmetic,
+            but a backward with deterministic CUDA kernels, where ``grid_sample``'s raises under
+            ``torch.use_deterministic_algorithms(True)``, i.e. mmengine's ``randomness.deterministic=True``) or
+            ``'auto'`` (default: ``'separable'`` exactly when that error would come, see
+            :func:`deterministic_crop_needed`, else ``'grid_sample'``).
 
     Returns:
         Tensor: (B, K, C, h, w), or (B, K, c, h, w) with ``groups``. The dtype is the promotion of the feature's
-        and the centres' dtypes (the sampling grid is built in that precision).
+        and the centres' dtypes (the sampling grid is built in that precision); float32 under autocast, where
+        grid and crop run with autocast off (:mod:`~mmfacealign.models.utils.precision`).
     """
     if feature.ndim != 4:
         raise ValueError(f'{name}: feature must be (B, C, H, W), got shape {tuple(feature.shape)}')
@@ -195,6 +207,10 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
                              f'K = {k}, C = {c}')
         c = c // max(k, 1)
     dtype = torch.promote_types(feature.dtype, centres.dtype)
+    if autocast_on(feature):
+        dtype = torch.float32             # under autocast the grid and the crop stay float32 (precision.py)
+    if method not in CROP_METHODS:
+        raise ValueError(f"{name}: method must be one of {CROP_METHODS}, got {method!r}")
     if k == 0 or b == 0:
         return feature.new_zeros((b, k, c, ph, pw), dtype=dtype)
     check_centres(centres, name)
@@ -223,6 +239,39 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
     gx = (2 * xs + 1) / width - 1
     grid = torch.stack(torch.broadcast_tensors(gx[:, :, None, :], gy[:, :, :, None]), dim=-1)  # (B, K, h, w, 2)
 
+    if method == 'auto':
+        method = 'separable' if deterministic_crop_needed(feature, centres) else 'grid_sample'
+    with float32_region(feature):
+        if method == 'separable':
+            return _separable_crop(feature, xs, ys, b, k, c, height, width, groups)
+        return _grid_crop(feature, grid, b, k, c, ph, pw, height, width, groups)
+
+
+def deterministic_crop_needed(feature: Tensor, centres: Tensor) -> bool:
+    """True when ``grid_sample``'s backward would raise: a CUDA map, deterministic algorithms on, and a
+    gradient to the map or the centres."""
+    return (feature.is_cuda and torch.are_deterministic_algorithms_enabled() and torch.is_grad_enabled()
+            and (feature.requires_grad or centres.requires_grad))
+
+
+def bilinear_weights(coords: Tensor, size: int) -> Tensor:
+    """``max(0, 1 - |u - n|)`` for sample positions ``coords`` (..., S) and map pixels ``n = 0 .. size - 1``:
+    (..., S, size), the 1-D factors of Eq. 5 (zero beyond the map)."""
+    n = torch.arange(size, device=coords.device, dtype=coords.dtype)
+    return (1 - (coords[..., None] - n).abs()).clamp_min(0)
+
+
+def _separable_crop(feature, xs, ys, b, k, c, height, width, groups):
+    wy = bilinear_weights(ys, height)                                    # (B, K, h, H)
+    wx = bilinear_weights(xs, width)                                     # (B, K, w, W)
+    if groups is None:
+        rows = torch.einsum('bkqn,bcnm->bkcqm', wy, feature)             # (B, K, C, h, W)
+    else:
+        rows = torch.einsum('bkqn,bkcnm->bkcqm', wy, feature.reshape(b, k, c, height, width))
+    return torch.einsum('bkcqm,bkpm->bkcqp', rows, wx)                   # (B, K, C, h, w)
+
+
+def _grid_crop(feature, grid, b, k, c, ph, pw, height, width, groups):
     if groups is None:
         out = F.grid_sample(feature, grid.reshape(b, k * ph, pw, 2), mode='bilinear', padding_mode='zeros',
                             align_corners=False)                        # (B, C, K*h, w)

@@ -20,3 +20,8 @@ model = dict(
         epsilon=dict(start=1.0, end=0.1, steps=30, mode='linear'),
         q_net=dict(type='HOFSQNet', patch_size=24,
                    patch_cnn=dict(type='PatchCNN', channels=(16, 32, 32), kernel_sizes=(5, 3, 3)))))
+
+# DDP: during the Q-only warm-up (q_only_iters) SRN's parameters get no gradient, which stops DDP's default
+# (find_unused_parameters=False) at the first iteration; the set of used parameters changes after the warm-up, so
+# they cannot simply be frozen.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -13,3 +13,8 @@ model = dict(
         type='HOFSSynthesizer',
         q_net=dict(type='HOFSQNet', patch_size=36,
                    patch_cnn=dict(type='PatchCNN', channels=(32, 64, 64), kernel_sizes=(7, 3, 3), init_std=0.01))))
+
+# DDP: during the Q-only warm-up (q_only_iters) SRN's parameters get no gradient, which stops DDP's default
+# (find_unused_parameters=False) at the first iteration; the set of used parameters changes after the warm-up, so
+# they cannot simply be frozen.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

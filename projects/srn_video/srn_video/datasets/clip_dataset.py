@@ -97,6 +97,18 @@ def _category_of_tags(tags: Sequence[str]) -> Optional[int]:
     return None
 
 
+def _set_test_mode(cfg: dict, test_mode: bool) -> None:
+    """Set ``test_mode`` on the frame datasets of a dataset config, in place. A wrapper (mmengine's
+    ``ConcatDataset``, ``RepeatDataset``, ...) takes no ``test_mode`` argument: its inner datasets get it."""
+    if 'datasets' in cfg:
+        for inner in cfg['datasets']:
+            _set_test_mode(inner, test_mode)
+    elif 'dataset' in cfg and isinstance(cfg['dataset'], dict):
+        _set_test_mode(cfg['dataset'], test_mode)
+    else:
+        cfg['test_mode'] = test_mode
+
+
 @DATASETS.register_module()
 class FaceVideoClipDataset:
     """Clips of ``clip_len`` consecutive frames of one video (see the module docstring for every rule).
@@ -150,7 +162,7 @@ class FaceVideoClipDataset:
         if isinstance(dataset, dict):
             dataset = copy.deepcopy(dataset)
             if test_mode is not None:
-                dataset['test_mode'] = test_mode
+                _set_test_mode(dataset, test_mode)
             dataset = DATASETS.build(dataset)
         elif not isinstance(dataset, (BaseDataset, ConcatDataset)):
             raise TypeError(f'FaceVideoClipDataset: dataset must be a config dict or a dataset, got '

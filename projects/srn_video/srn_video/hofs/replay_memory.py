@@ -9,10 +9,11 @@ A transition (Eq. 11) is ``(s_t, r_t, S_{t+1})``: the chosen state's patches ``s
 ``r_t`` and the candidate states of the next frame ``S_{t+1}`` (A, N, C, p, p), or a terminal flag at the last
 frame of a clip (its target is ``r_t`` alone).
 
-Capacity and memory: at most ``num_clips`` queues; :meth:`ClipReplayMemory.begin_clip` opens a new queue and drops
-the oldest one when it would be the (K+1)-th. A clip seen again (next epoch) opens a new queue: every visit is its
-own episode. A queue holds as many transitions as its clip has frames, so the memory holds at most
-``K x clip_len`` transitions of ``(1 + A) x N x C x p x p`` values each, stored in ``storage_dtype`` (default
+Capacity and memory: the queues of the current batch's clips plus those of the last ``num_clips`` (K) clips before
+them: :meth:`ClipReplayMemory.begin_batch` opens one queue per clip of a batch of B clips and drops the oldest
+queues beyond K + B, so K counts clips beyond the batch (with K = B = 8, the memory holds 16 clips, not only the
+current batch). A clip seen again (next epoch) opens a new queue: every visit is its own episode. A queue holds
+as many transitions as its clip has frames, so the memory holds at most ``(K + B) x clip_len`` transitions of ``(1 + A) x N x C x p x p`` values each, stored in ``storage_dtype`` (default
 float16: 2 bytes) on ``storage_device`` (default CPU). Example: 68 landmarks, 24 px patches, A = 3, float16:
 0.94 MB per transition, 8 clips x 16 frames: 120 MB; with SRN's 36 px patches 2.1 MB and 270 MB.
 """
@@ -29,8 +30,8 @@ class ClipReplayMemory:
     """Multi-queue experience replay over the last ``num_clips`` clips (SRN Sec. 3.2).
 
     Args:
-        num_clips (int): K, the number of clip queues kept. Default 8 (the paper gives none). Must be at least
-            the number of clips one training batch holds (they are all open at once).
+        num_clips (int): K, the number of clip queues kept besides the current batch's. Default 8 (the paper
+            gives none).
         num_actions (int): A, candidate states per next frame. Default 3.
         storage_dtype (torch.dtype): Dtype of the stored patches. Default ``torch.float16`` (rewards stay
             float32).
@@ -54,14 +55,20 @@ class ClipReplayMemory:
         self._state_shape: Optional[torch.Size] = None
 
     # ----------------------------------------------------------------------------------------------- storage
-    def begin_clip(self, clip_id: Hashable) -> int:
-        """Open a new queue for clip ``clip_id``; returns its handle. Drops the oldest queue beyond K."""
-        handle = self._next_handle
-        self._next_handle += 1
-        self._queues[handle] = dict(clip_id=clip_id, transitions=[])
-        while len(self._queues) > self.num_clips:
+    def begin_batch(self, clip_ids: List[Hashable]) -> List[int]:
+        """Open a new queue per clip of a batch; returns their handles. Keeps the last K queues before them."""
+        handles = []
+        for clip_id in clip_ids:
+            handles.append(self._next_handle)
+            self._queues[self._next_handle] = dict(clip_id=clip_id, transitions=[])
+            self._next_handle += 1
+        while len(self._queues) > self.num_clips + len(handles):
             self._queues.popitem(last=False)
-        return handle
+        return handles
+
+    def begin_clip(self, clip_id: Hashable) -> int:
+        """A batch of one clip (:meth:`begin_batch`)."""
+        return self.begin_batch([clip_id])[0]
 
     def push(self, handle: int, state: Tensor, reward: float, next_states: Optional[Tensor] = None) -> None:
         """Store ``(s_t, r_t, S_{t+1})`` in queue ``handle``; ``next_states=None`` marks a terminal transition.

@@ -32,6 +32,9 @@ from .q_learning import EpsilonSchedule, bellman_targets, epsilon_greedy, q_lear
 from .replay_memory import ClipReplayMemory
 from .rewards import RewardModel, reward_step
 
+#: What the last frame of a clip is to Q-learning, see :class:`HOFSSynthesizer`.
+CLIP_ENDS = ('bootstrap', 'terminal')
+
 SynthOutput = Tuple[Tensor, Dict[str, Tensor], Dict[str, float]]
 
 
@@ -105,8 +108,12 @@ class RandomOcclusionSynthesis(BaseOcclusionSynthesizer):
 
     def __init__(self, actions: ConfigType = dict(type='NoisePatchActions'), compute_reward: bool = False,
                  norm_indices: Union[str, Sequence[int], None] = 'auto', mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, init_cfg: OptConfigType = None):
+                 std: Optional[Sequence[float]] = None, clip_end: str = 'bootstrap',
+                 init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
+        if clip_end not in CLIP_ENDS:
+            raise ValueError(f'HOFSSynthesizer: clip_end must be one of {CLIP_ENDS}, got {clip_end!r}')
+        self.clip_end = clip_end
         self.actions = self.build_actions(actions, mean, std)
         self.compute_reward = compute_reward
         self.norm_indices = norm_indices
@@ -160,11 +167,15 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
             ``patch_cnn`` must equal the SRN head's for :meth:`init_from_srn`. Default the official SRN sizes.
         actions (dict): The :class:`~.NoisePatchActions` config (patch rule, noise range, mean/std, index rule at
             the ends of the landmark order). Default SRN's patch, ImageNet mean/std, ``'wrap'``.
-        replay_clips (int): K, clips kept in the replay memory; at least the clips per batch. Default 8 (the paper
+        replay_clips (int): K, clips kept in the replay memory besides the current batch's. Default 8 (the paper
             gives none).
+        clip_end (str): The last frame of a clip ends the clip, not the task (the state has no time index, so the
+            end is a time limit). ``'bootstrap'`` (default): its transition, which has no next state inside the
+            clip, is not stored, and every stored target bootstraps, ``r + gamma max Q(S_{t+1})``.
+            ``'terminal'``: it is stored as terminal, target ``r`` (earlier versions of this package).
         batch_size (int): Replay minibatch per update. Default 32 (DQN's).
         gamma (float): Discount. Default 0.9: a horizon of about 10 frames, the order of a training clip (the paper
-            gives none; DQN's 0.99 spans far beyond a clip, whose last frame is terminal here).
+            gives none; DQN's 0.99 spans far beyond a clip).
         epsilon (dict): :class:`~.q_learning.EpsilonSchedule` kwargs. Default ``start=1.0, end=0.1, steps=1000,
             mode='linear'`` (the paper gives none; DQN's start and end).
         target_update_interval (int): 0 (default): the Bellman target uses the Q-net itself (without gradient), as
@@ -182,8 +193,12 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
                  gamma: float = 0.9, epsilon: Optional[dict] = None, target_update_interval: int = 0,
                  norm_indices: Union[str, Sequence[int], None] = 'auto', replay_dtype: str = 'float16',
                  replay_device: str = 'cpu', mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, init_cfg: OptConfigType = None):
+                 std: Optional[Sequence[float]] = None, clip_end: str = 'bootstrap',
+                 init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
+        if clip_end not in CLIP_ENDS:
+            raise ValueError(f'HOFSSynthesizer: clip_end must be one of {CLIP_ENDS}, got {clip_end!r}')
+        self.clip_end = clip_end
         if batch_size < 1 or target_update_interval < 0:
             raise ValueError(f'HOFSSynthesizer: batch_size must be positive and target_update_interval >= 0, got '
                              f'{batch_size}, {target_update_interval}')
@@ -233,13 +248,10 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
         training = self.training
         if training and reward_model is None:
             raise ValueError('HOFSSynthesizer: training needs the frozen reward_model (the pre-trained SRN)')
-        if training and b > self.replay.num_clips:
-            raise ValueError(f'HOFSSynthesizer: {b} clips per batch but replay_clips={self.replay.num_clips}; set '
-                             'replay_clips to at least the clips per batch')
         eps = self.epsilon(int(self.num_updates)) if training else 0.
         images, gt = images.detach(), gt.detach()
         clip_ids = list(range(b)) if clip_ids is None else list(clip_ids)
-        handles = [self.replay.begin_clip(c) for c in clip_ids] if training else []
+        handles = self.replay.begin_batch(clip_ids) if training else []
         rows = torch.arange(b, device=gt.device)
 
         prev = self.actions.random_landmarks(b, self.num_joints, device=gt.device)
@@ -263,7 +275,7 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
                 r, hidden = reward_step(reward_model, chosen, hidden, gt[:, t], self.norm_indices)
                 rewards.append(r)
                 pending = (states[rows, action], r)
-        if training and pending is not None:
+        if training and pending is not None and self.clip_end == 'terminal':
             self._store(handles, *pending, None)
 
         losses = {}
