@@ -25,8 +25,13 @@
 #   - rotation: MMPose's normal truncated at +-1 sigma (rotate_factor 10: within +-10 deg, sigma about 5.4 deg)
 #     instead of N(0, 10 deg), p 0.5; MMPose's box shift (0.06, p 0.3) and scale (+-10%) jitter stand in for the
 #     official 198-of-224 random crop;
-#   - HSRM FC layers keep PyTorch's default initialisation (the official slim default is Xavier); the patch CNN uses
-#     the official truncated normal (0.01);
+#   - (not a deviation) HSRM FC layers and the patch CNN use the official truncated normal (std 0.01, biases 0) and
+#     the HSRM's update is in input pixels (head delta_unit='pixels'); hsrm fc_init='pytorch' with
+#     delta_unit='normalised' is the earlier reading of this package;
+#   - patch borders: bilinear crops read zeros outside the image (the official op clamps to the edge pixels), and
+#     a 36-px patch samples offsets -17.5 .. 17.5 around the landmark (official integer grid -18 .. 17);
+#   - order: the 48x48 noise patch is pasted after PhotometricDistortion (the official code pastes it before the
+#     colour jitter, so the noise is jittered too);
 #   - flip test averages the flipped prediction, as the official evaluation does.
 _base_ = ['mmpose::_base_/default_runtime.py', '../_base_/data/300w_224x224.py']
 custom_imports = dict(imports=['mmfacealign'], allow_failed_imports=False)
@@ -46,7 +51,9 @@ log_processor = dict(by_epoch=False)
 custom_hooks = [
     dict(type='MeanShapeHook'),                                   # the cascade's initial shape
     # EMA of the weights, evaluated (official decay 0.9999); buffers (the mean shape) are copied, not averaged
-    dict(type='EMAHook', momentum=1e-4, update_buffers=False),
+    # the decay ramps up as the official code's (TensorFlow's num_updates): min(0.9999, (1 + n) / (10 + n));
+    # ema_type='ExponentialMovingAverage' is mmengine's fixed decay
+    dict(type='EMAHook', ema_type='WarmupExponentialMovingAverage', momentum=1e-4, update_buffers=False),
 ]
 
 input_size = (224, 224)

@@ -298,3 +298,33 @@ def test_ablation_configs_switch_their_part_off():
         off = [s for s in ('use_level1', 'use_memory', 'use_level2', 'use_level3') if not getattr(head.hsrm, s)]
         assert off == ([expected[variant]] if expected[variant] else []), (variant, off)
         assert (head.non_local is None) == (variant == 'no-nonlocal')
+
+
+def test_hsrm_official_fc_init_and_pixel_updates_give_small_first_steps():
+    """Official: every HSRM FC trunc-normal std 0.01 with zero bias, the update in input pixels. At init a cascade
+    step then moves landmarks by a small fraction of a pixel; PyTorch's init with normalised updates moves them
+    by many pixels (and each output-layer step W times more)."""
+    hsrm = _tiny_hsrm()
+    hsrm.init_weights()
+    for m in hsrm.modules():
+        if isinstance(m, torch.nn.Linear):
+            assert m.weight.abs().max() <= 0.02 and m.bias.abs().max() == 0
+            assert 0.005 < m.weight.std() < 0.012
+    with pytest.raises(ValueError, match='fc_init must be one of'):
+        _tiny_hsrm(fc_init='xavier')
+
+    def first_step_px(**kw):
+        torch.manual_seed(0)
+        head = SRNHead(num_joints=68, input_size=(224, 224), **kw)
+        head.init_weights()
+        head.set_mean_shape(torch.rand(68, 2) * 0.5 + 0.25)
+        with torch.no_grad():
+            shapes = head.forward_iterations((torch.rand(2, 3, 224, 224), ))
+        return ((shapes[:, 0] - head.mean_shape) * 224).norm(dim=-1).mean().item()
+
+    official = first_step_px()
+    ported = first_step_px(delta_unit='normalised', hsrm=dict(type='HierarchicalStructuralRelation',
+                                                              fc_init='pytorch'))
+    assert official < 0.05 and ported > 1., (official, ported)
+    with pytest.raises(ValueError, match='delta_unit must be one of'):
+        SRNHead(num_joints=68, input_size=(224, 224), delta_unit='mm')

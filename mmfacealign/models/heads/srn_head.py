@@ -35,6 +35,9 @@ from ..utils.coordinates import normalised_to_pixels
 from ..utils.patch_sampling import crop_patches, normalised_to_map
 from .base_regression_head import BaseLandmarkRegressionHead
 
+#: Units of the HSRM's output, see :class:`SRNHead`.
+DELTA_UNITS = ('pixels', 'normalised')
+
 
 @MODELS.register_module()
 class SRNHead(BaseLandmarkRegressionHead):
@@ -63,6 +66,10 @@ class SRNHead(BaseLandmarkRegressionHead):
             the same normalised input, so it must use the same data preprocessor. Default None.
         detach_centres (bool): Cut the gradient through the crop positions between iterations. Default True: the
             official patch-extraction op has no gradient with respect to positions (MDM's design).
+        delta_unit (str): What the HSRM's output means. ``'pixels'`` (default, the official code's): the update in
+            input pixels, ``x_t = x_{t-1} + delta / (W, H)`` in normalised coordinates, so that with the official
+            FC initialisation a step starts at a small fraction of a pixel. ``'normalised'``: the update in
+            normalised coordinates (earlier versions; the output layer's steps move landmarks W times more).
         loss (dict): The loss of all iterations' shapes. Default ``CascadeNMELoss`` (Eq. 8).
         decoder (dict, optional): Codec for :meth:`predict` (``RegressionLabel``).
         input_size (tuple, optional): Input (w, h). Default: the decoder's.
@@ -82,6 +89,7 @@ class SRNHead(BaseLandmarkRegressionHead):
                  mean_shape: Optional[Sequence[Sequence[float]]] = None,
                  init_model: OptConfigType = None,
                  detach_centres: bool = True,
+                 delta_unit: str = 'pixels',
                  loss: ConfigType = dict(type='CascadeNMELoss'),
                  decoder: OptConfigType = None,
                  input_size: Optional[Sequence[int]] = None,
@@ -89,6 +97,11 @@ class SRNHead(BaseLandmarkRegressionHead):
         super().__init__(num_joints=num_joints, loss=loss, decoder=decoder, input_size=input_size, init_cfg=init_cfg)
         if num_iterations < 0:
             raise ValueError(f'SRNHead: num_iterations must be >= 0, got {num_iterations}')
+        if delta_unit not in DELTA_UNITS:
+            raise ValueError(f'SRNHead: delta_unit must be one of {DELTA_UNITS}, got {delta_unit!r}')
+        if delta_unit == 'pixels' and self.input_size is None:
+            raise ValueError("SRNHead: delta_unit='pixels' needs input_size (or a decoder with one)")
+        self.delta_unit = delta_unit
         self.num_iterations = int(num_iterations)
         self.patch_size = int(patch_size)
         self.detach_centres = detach_centres
@@ -189,6 +202,8 @@ class SRNHead(BaseLandmarkRegressionHead):
         for t in range(self.num_iterations):
             post, pre = self.encode(image, shape, t)
             delta, hidden = self.hsrm(post, memory_input=pre.flatten(1), h=hidden)
+            if self.delta_unit == 'pixels':
+                delta = delta / delta.new_tensor(self.input_size[:2])        # input pixels -> normalised
             shape = shape + delta
             shapes.append(shape)
         out = torch.stack(shapes, dim=1) if shapes else shape[:, None]

@@ -35,7 +35,9 @@ from torch import Tensor, nn
 
 from ..utils.landmark_groups import srn_hierarchy
 
-#: Level-2 wiring: the regions each component branch is fed (method_facts.md B.4).
+#: Initialisations of the FCs, see :class:`HierarchicalStructuralRelation`.
+FC_INITS = ('trunc_normal', 'pytorch')
+#: Level-2 wiring: the regions each component branch is fed (official code's dimensions).
 COMPONENT_REGIONS: Dict[str, Tuple[str, ...]] = {
     'brow': ('ocular', 'snout'), 'eye': ('ocular', 'snout'),
     'nose': ('ocular', 'snout', 'cheek'), 'mouth': ('ocular', 'snout', 'cheek'),
@@ -66,6 +68,10 @@ class HierarchicalStructuralRelation(BaseModule):
             flattened patch features).
         use_level1, use_memory, use_level2, use_level3 (bool): Switch each part off (see the module docstring).
             Default True.
+        fc_init (str): Initialisation of every FC. ``'trunc_normal'`` (default, the official code's): weights from
+            a normal of std ``fc_init_std`` truncated at two std, biases zero. ``'pytorch'``: ``nn.Linear``'s own
+            (Kaiming-uniform; earlier versions of this package).
+        fc_init_std (float): The truncated normal's std. Default 0.01 (official).
 
     Shapes: ``forward(feats (B, N, C), memory_input (B, D) | None, h (B, H) | None) -> (delta (B, N, 2), h)``;
     ``memory_input`` is what the RNN reads (SRN: the patch features before the non-local block, D = N C).
@@ -76,8 +82,11 @@ class HierarchicalStructuralRelation(BaseModule):
                  regions: Optional[Dict[str, Sequence[int]]] = None,
                  components: Optional[Dict[str, Sequence[int]]] = None, memory_in_channels: Optional[int] = None,
                  use_level1: bool = True, use_memory: bool = True, use_level2: bool = True, use_level3: bool = True,
-                 init_cfg=None):
+                 fc_init: str = 'trunc_normal', fc_init_std: float = 0.01, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if fc_init not in FC_INITS:
+            raise ValueError(f'HierarchicalStructuralRelation: fc_init must be one of {FC_INITS}, got {fc_init!r}')
+        self.fc_init, self.fc_init_std = fc_init, float(fc_init_std)
         if regions is None or components is None:
             default_regions, default_components = srn_hierarchy(num_keypoints)
             regions = default_regions if regions is None else regions
@@ -136,6 +145,22 @@ class HierarchicalStructuralRelation(BaseModule):
         self.final = nn.Linear(final_in, num_keypoints * 2)
         self.register_buffer('component_order', torch.tensor(
             [i for name in COMPONENT_PAIRS for i in self.components[name]], dtype=torch.long), persistent=False)
+        self._init_fcs()
+
+    def _init_fcs(self) -> None:
+        if self.fc_init != 'trunc_normal':
+            return
+        std = self.fc_init_std
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
+                nn.init.zeros_(m.bias)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation (``init_cfg``), else the FCs' ``fc_init``."""
+        super().init_weights()
+        if self.init_cfg is None:
+            self._init_fcs()
 
     def init_memory(self, batch_size: int, ref: Tensor) -> Optional[Tensor]:
         """``h_0 = 0`` (B, H), or None without memory."""
