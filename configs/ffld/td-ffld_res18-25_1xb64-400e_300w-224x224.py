@@ -20,6 +20,12 @@
 #     and trains the crop locations only (AlignLoss.detach_feature=True);
 #   - the Gaussian's removal: after the logged loss_s3 stops improving by 1% over 3 windows of 50 iterations;
 #   - CropNet corrections are predicted in pixels of the cropped level's map; coordinate losses in input pixels.
+# Loss balance: the paper gives no weights for the four terms (Sec. 4 lists the losses only), so all are 1 here. Their
+# scales differ by orders of magnitude: at initialisation, on 32 SynthFace faces through this pipeline (224 px),
+# loss_s0 20350 (squared pixel error / inter-ocular distance), loss_s1 15465 (MMPose MSELoss, mean squared pixel
+# error), loss_s2 114 (mean absolute pixel error), loss_s3 25.6 (Align Loss); Adam's per-parameter normalisation
+# makes the absolute scale matter less than with SGD, but the shared backbone sees mostly loss_s0's and loss_s1's
+# gradient. Set coarse_loss.loss_weight and stage_losses[i].loss_weight to rebalance.
 # Deviations from the paper's recipe: no pre-training on 300W-LP before 300W (Sec. 6.6: 80 epochs on 300W-LP, then
 # 350 on 300W; the baseline step here trains on 300W only, with the FFLD step's optimiser); MMPose's box crop
 # (x1.25 of the annotated box) and truncated-normal jitter (RandomBBoxTransform) for the paper's unspecified crop
