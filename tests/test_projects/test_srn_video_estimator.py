@@ -54,6 +54,10 @@ def _samples(clips: int, length: int, order=None):
 
 def test_hidden_state_is_carried_over_the_clip_and_only_then():
     model = _model().eval()
+    torch.manual_seed(0)
+    for m in model.head.modules():                # visible effects (the official 0.01 init moves ~1e-6 px)
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+            torch.nn.init.normal_(m.weight, std=0.2)
     images = torch.randn(2 * 3, 3, SIZE, SIZE)
     carried = model._run_clip(images.view(2, 3, 3, SIZE, SIZE))                # (B, L, T, N, 2)
     assert carried.shape == (2, 3, 2, 68, 2)
@@ -108,6 +112,11 @@ def test_hofs_init_hook_copies_the_loaded_srn_once(tmp_path):
     runner = SimpleNamespace(model=model, _load_from=None, _resume=False, logger=SimpleNamespace(info=print))
     with pytest.raises(ValueError, match='load_from'):
         HOFSInitHook().before_train(runner)
+    # --resume in a work dir without a checkpoint loads nothing: still an error, not a silent random SRN
+    resumed = SimpleNamespace(model=model, _load_from=None, _resume=True, work_dir=str(tmp_path),
+                              logger=SimpleNamespace(info=print))
+    with pytest.raises(ValueError, match='--resume found no checkpoint'):
+        HOFSInitHook().before_train(resumed)
     HOFSInitHook(require_pretrained=False).before_train(runner)
     assert bool(model.hofs_ready)
     for a, b in zip(model.reward_model['head'].parameters(), model.head.parameters()):
@@ -121,6 +130,11 @@ def test_hofs_init_hook_copies_the_loaded_srn_once(tmp_path):
     ckpt = {}
     HOFSInitHook().before_save_checkpoint(runner, ckpt)
     assert 'hofs_replay' in ckpt
+    ckpt = {}
+    HOFSInitHook(save_replay=False).before_save_checkpoint(runner, ckpt)
+    assert 'hofs_replay' not in ckpt
+    # a resumed HOFS checkpoint (hofs_ready set) needs no load_from
+    HOFSInitHook().before_train(resumed)
 
 
 def test_hofs_without_its_init_hook_stops_with_the_fix():

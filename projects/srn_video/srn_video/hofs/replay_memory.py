@@ -155,8 +155,8 @@ class ClipReplayMemory:
 
     def set_state(self, state: dict) -> None:
         """Restore :meth:`get_state`'s dict (stored on this memory's device and dtype). Raises ``ValueError`` on a
-        dict of another version or with missing keys; a state with more queues than ``num_clips`` keeps the
-        newest."""
+        dict of another version or with missing keys. Every queue of the state is restored (the current batch's
+        and the K before it); the next :meth:`begin_batch` keeps the newest K of them."""
         missing = {'version', 'num_actions', 'next_handle', 'queues'} - set(state)
         if missing:
             raise ValueError(f'ClipReplayMemory.set_state: missing keys {sorted(missing)}')
@@ -168,7 +168,7 @@ class ClipReplayMemory:
                              f'memory {self.num_actions}')
         self._queues.clear()
         self._state_shape = None
-        for q in state['queues'][-self.num_clips:]:
+        for q in state['queues']:
             self._queues[int(q['handle'])] = dict(clip_id=q['clip_id'], transitions=[])
             for i, nxt in enumerate(q['next_states']):
                 self.push(int(q['handle']), q['states'][i], float(q['rewards'][i]), nxt)
