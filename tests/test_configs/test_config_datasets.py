@@ -23,7 +23,6 @@ from mmengine.utils import import_modules_from_strings
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import DATASETS
 from mmpose.utils import register_all_modules
-
 from test_all_configs import CONFIGS, REPO
 
 FRAMES = 12              # frames per video: longer than every config's clip

@@ -26,7 +26,6 @@ from mmpose.models.backbones.resnet import BasicBlock
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-
 #: Initialisations of DM's gate, see :class:`DistillationModule`.
 GATE_INITS = ('pass_through', 'conv')
 

@@ -53,10 +53,10 @@ class HOFSInitHook(Hook):
             return
         if self.require_pretrained and runner._load_from is None:
             # a resumed HOFS checkpoint sets hofs_ready (returned above); here nothing was loaded, --resume or not
+            why = f' (--resume found no checkpoint in {runner.work_dir})' if runner._resume else ''
             raise ValueError('HOFSInitHook: HOFS fine-tunes a pre-trained SRN (its Q-net starts from the SRN patch '
-                             'CNN and its reward is the frozen SRN\'s NME), and no checkpoint was loaded'
-                             f'{" (--resume found no checkpoint in " + str(runner.work_dir) + ")" if runner._resume else ""}'
-                             ': set load_from=<SRN checkpoint> in the config or --cfg-options load_from=...')
+                             f'CNN and its reward is the frozen SRN\'s NME), and no checkpoint was loaded{why}: set '
+                             'load_from=<SRN checkpoint> in the config or --cfg-options load_from=...')
         model.init_reward_model()
         synth.init_from_srn(model.head)
         model.hofs_ready.fill_(True)

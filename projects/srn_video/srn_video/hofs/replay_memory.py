@@ -13,9 +13,10 @@ Capacity and memory: the queues of the current batch's clips plus those of the l
 them: :meth:`ClipReplayMemory.begin_batch` opens one queue per clip of a batch of B clips and drops the oldest
 queues beyond K + B, so K counts clips beyond the batch (with K = B = 8, the memory holds 16 clips, not only the
 current batch). A clip seen again (next epoch) opens a new queue: every visit is its own episode. A queue holds
-as many transitions as its clip has frames, so the memory holds at most ``(K + B) x clip_len`` transitions of ``(1 + A) x N x C x p x p`` values each, stored in ``storage_dtype`` (default
-float16: 2 bytes) on ``storage_device`` (default CPU). Example: 68 landmarks, 24 px patches, A = 3, float16:
-0.94 MB per transition, 8 clips x 16 frames: 120 MB; with SRN's 36 px patches 2.1 MB and 270 MB.
+as many transitions as its clip has frames, so the memory holds at most ``(K + B) x clip_len`` transitions of
+``(1 + A) x N x C x p x p`` values each, stored in ``storage_dtype`` (default float16: 2 bytes) on
+``storage_device`` (default CPU). Example: 68 landmarks, 24 px patches, A = 3, float16: 0.94 MB per transition,
+8 clips x 16 frames: 120 MB; with SRN's 36 px patches 2.1 MB and 270 MB (twice that with K = B = 8).
 """
 import collections
 from typing import Dict, Hashable, List, Optional
