@@ -141,6 +141,8 @@ def parse_args(argv=None):
     p.add_argument('--random-weights', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--recursive', action='store_true', help='folders: include sub-folders; globs: allow **')
     p.add_argument('--no-bbox', action='store_true', help='do not draw the face boxes')
+    p.add_argument('--no-contours', action='store_true',
+                   help='draw the landmarks as points only (default: joined along the jaw, brows, nose, eyes, lips)')
     return p.parse_args(argv)
 
 
@@ -218,7 +220,7 @@ def run(args) -> dict:
                                               'with --bbox X1 Y1 X2 Y2, or try another --detector')
         out_img = osp.join(out_dir, name)
         out_json = osp.splitext(out_img)[0] + '.json'
-        mmcv.imwrite(draw_faces(img, faces, draw_bbox=not args.no_bbox,
+        mmcv.imwrite(draw_faces(img, faces, draw_bbox=not args.no_bbox, draw_contours=not args.no_contours,
                                 dataset_meta=getattr(model, 'dataset_meta', None)), out_img)
         with open(out_json, 'w') as f:
             json.dump(faces_to_json(faces, image=path, image_size=img.shape), f)

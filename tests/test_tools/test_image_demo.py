@@ -67,6 +67,15 @@ def test_demo_finds_the_astronaut_and_writes_image_and_json(setup, capsys):
     assert summary['faces'] == 2 and cv2.imread(out_file).shape == (512, 512, 3)
     with open(out_file[:-4] + '.json') as f:
         assert [b['bbox'] for b in json.load(f)['faces']] == [[10, 10, 110, 130], list(ASTRONAUT_FACE)]
+    # --no-contours: the same landmarks as points only, so fewer pixels differ from the photo
+    points_file = str(setup['root'] / 'legacy' / 'points.png')
+    main([img, setup['config'], setup['ckpt'], '--out', points_file, '--bbox', *map(str, ASTRONAUT_FACE),
+          '--no-bbox', '--no-contours'])
+    lines_file = str(setup['root'] / 'legacy' / 'lines.png')
+    main([img, setup['config'], setup['ckpt'], '--out', lines_file, '--bbox', *map(str, ASTRONAUT_FACE), '--no-bbox'])
+    photo = cv2.imread(img).astype(int)
+    changed = [(np.abs(cv2.imread(f).astype(int) - photo).sum(-1) > 0).sum() for f in (points_file, lines_file)]
+    assert 0 < changed[0] < changed[1], changed
 
 
 def test_demo_on_a_folder_and_a_glob(setup, capsys):
