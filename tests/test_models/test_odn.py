@@ -306,3 +306,24 @@ def test_distillation_gate_starts_as_a_pass_through():
     assert kaiming.pathway_d[-1].conv.weight.abs().sum() > 0
     with pytest.raises(ValueError, match='gate_init must be one of'):
         DistillationModule(in_channels=32, gate_init='zeros')
+
+
+def test_gm_products_position_dependence():
+    """'matmul' (default) depends on absolute position; 'outer' (per-position channel outer product) commutes with
+    a circular shift of the map."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 8, 5, 5)
+    shifted = torch.roll(x, shifts=2, dims=-1)
+    for product in ('matmul', 'outer'):
+        gm = GeometryAwareModule(8, out_channels=6, mid_channels=4, product_channels=3, product=product).eval()
+        # pathways with 1x1 kernels only so that the pathways themselves commute with the shift
+        for path in (gm.pathway_a, gm.pathway_b):
+            path[1].conv.padding, path[1].conv.weight.data = (0, 0), path[1].conv.weight.data[..., 1:2, 1:2] \
+                if path[1].conv.kernel_size == (3, 3) else path[1].conv.weight.data[..., 2:3, 2:3]
+            path[1].conv.kernel_size = (1, 1)
+        out, out_shifted = gm(x), gm(shifted)
+        same = torch.allclose(torch.roll(out, shifts=2, dims=-1), out_shifted, atol=1e-5)
+        assert same == (product == 'outer'), product
+    assert GeometryAwareModule(8, product_channels=3, product='outer').fuse.conv.in_channels == 9
+    with pytest.raises(ValueError, match='product must be one of'):
+        GeometryAwareModule(8, product='kron')

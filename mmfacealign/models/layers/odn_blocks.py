@@ -26,6 +26,8 @@ from mmpose.models.backbones.resnet import BasicBlock
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+#: Readings of GM's product, see :class:`GeometryAwareModule`.
+GM_PRODUCTS = ('matmul', 'outer')
 #: Initialisations of DM's gate, see :class:`DistillationModule`.
 GATE_INITS = ('pass_through', 'conv')
 
@@ -71,22 +73,39 @@ class GeometryAwareModule(BaseModule):
         out_channels (int, optional): Channels of the geometric representation. Default: ``in_channels``.
         mid_channels (int): Channels inside both pathways. Default 128 (ours; the paper gives none).
         product_channels (int): Channels of A and B, i.e. of the per-channel products. Default 256 (ours).
+        product (str): How A and B combine. ``'matmul'`` (default): the per-channel matrix product
+            :func:`channel_matrix_product`, the reading of "the matrix outer product of the corresponding channel
+            ... a weighted sum of the features at all positions from the corresponding row and column". It
+            depends on absolute position: ``G[i, j]`` pairs column k of A with row k of B, and both are
+            non-negative after BN + ReLU, so a circular shift of the input is not a shift of the output.
+            ``'outer'``: the other reading the text allows ("high-dimensional geometric feature maps"): at every
+            position the outer product of A's and B's channel vectors, ``product_channels^2`` channels, which
+            commutes with shifts (choose a small ``product_channels``: the 1x1 fusion has
+            ``product_channels^2 * out_channels`` weights).
 
     Shapes: ``forward(x (N, C, H, W)) -> (N, out_channels, H, W)``; any H, W (see
     :func:`channel_matrix_product` for non-square maps).
     """
 
     def __init__(self, in_channels: int, out_channels: Optional[int] = None, mid_channels: int = 128,
-                 product_channels: int = 256, init_cfg=None):
+                 product_channels: int = 256, product: str = 'matmul', init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if product not in GM_PRODUCTS:
+            raise ValueError(f'GeometryAwareModule: product must be one of {GM_PRODUCTS}, got {product!r}')
         out_channels = out_channels or in_channels
         self.out_channels = out_channels
+        self.product = product
         self.pathway_a = _pathway(in_channels, mid_channels, product_channels, 3)
         self.pathway_b = _pathway(in_channels, mid_channels, product_channels, 5)
-        self.fuse = ConvModule(product_channels, out_channels, 1, norm_cfg=dict(type='BN'))
+        fused = product_channels if product == 'matmul' else product_channels ** 2
+        self.fuse = ConvModule(fused, out_channels, 1, norm_cfg=dict(type='BN'))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fuse(channel_matrix_product(self.pathway_a(x), self.pathway_b(x)))
+        a, b = self.pathway_a(x), self.pathway_b(x)
+        if self.product == 'matmul':
+            return self.fuse(channel_matrix_product(a, b))
+        n, c, h, w = a.shape
+        return self.fuse(torch.einsum('nahw,nbhw->nabhw', a, b).reshape(n, c * c, h, w))
 
 
 @MODELS.register_module()
