@@ -68,6 +68,12 @@ def tiny_checkpoint(family, path, seed=0):
         shape = template_shape()
         shape = (shape - shape.min(0)) / np.ptp(shape, 0) * 0.6 + 0.2
         model.head.set_mean_shape(torch.as_tensor(shape, dtype=torch.float32))
+    if family == 'srn':     # a non-zero non-local output conv and cascade steps of about a pixel: the official
+        with torch.no_grad():   # init (zero output conv, std-0.01 FCs) would export a near-identity
+            for m in model.head.modules():
+                if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                    torch.nn.init.normal_(m.weight, std=m.weight[0].numel() ** -0.5)
+        assert model.head.non_local.conv_out.conv.weight.abs().sum() > 0
     with torch.no_grad():                              # non-trivial BN statistics
         for name, buf in model.named_buffers():
             if name.endswith('running_var'):
