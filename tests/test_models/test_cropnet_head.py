@@ -318,11 +318,14 @@ def test_coordinates_stay_float32_under_autocast():
     with torch.no_grad():
         for c in head.cropnets:
             c.fc.weight.normal_(std=0.01)
+        feats = tuple(f.bfloat16().float() for f in feats)             # the same values in both runs
         ref = head.forward_stages(feats)
         with torch.autocast('cpu', dtype=torch.bfloat16):
-            amp = head.forward_stages(feats)
+            amp = head.forward_stages(tuple(f.bfloat16() for f in feats))  # as an autocast backbone gives them
     assert all(s.dtype == torch.float32 for s in amp)
-    assert (amp[0] - ref[0]).abs().max() * 224 < 1e-3                 # the coarse FC ran in float32
+    # the coarse FC ran in float32: what is left is the bf16 rounding of its pooled input (about 0.02 px here);
+    # a bf16 output would be rounded to 2^-8 of the [0, 1] range, up to 0.9 px at 224
+    assert (amp[0] - ref[0]).abs().max() * 224 < 0.1
     for t in range(1, 4):                                              # corrections: only bf16 conv rounding
         assert ((amp[t] - amp[t - 1]) - (ref[t] - ref[t - 1])).abs().max() * 224 < 0.05
 

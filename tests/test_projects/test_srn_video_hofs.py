@@ -361,3 +361,14 @@ def test_configs_with_a_q_only_phase_let_ddp_skip_unused_parameters(repo_root):
             wrapper = cfg.get('model_wrapper_cfg') or {}
             assert wrapper.get('find_unused_parameters') is True, osp.basename(path)
     assert with_phase == 2
+
+
+def test_one_frame_clips_store_nothing_and_give_a_zero_q_loss():
+    """clip_end='bootstrap': a 1-frame clip has no transition with a next state; the update is skipped."""
+    synth = HOFSSynthesizer(num_joints=5, q_net=dict(type='HOFSQNet', patch_size=10, patch_cnn=TINY_CNN),
+                            batch_size=2, norm_indices=(0, 1), replay_clips=2)
+    synth.init_weights()
+    reward = lambda img, h: (torch.full((img.shape[0], 5, 2), 0.5), None)   # noqa: E731
+    _, losses, stats = synth.train().synthesize(torch.randn(2, 1, 3, 32, 32), random_faces(2, n=5).view(2, 1, 5, 2),
+                                                reward, [0, 1])
+    assert len(synth.replay) == 0 and losses['loss_q'].item() == 0. and losses['loss_q'].requires_grad

@@ -173,8 +173,9 @@ class CropNetHead(BaseLandmarkRegressionHead):
         x = (self._level(feats, self.coarse_in_index, 'the coarse regressor'), )
         if self.coarse_neck is not None:
             x = self.coarse_neck(x)
+        amp = autocast_on(x[0])
         with float32_region(x[0]):                  # S0 in float32 under autocast (utils/precision.py)
-            s0 = self.coarse_head(tuple(t.float() for t in x) if autocast_on(x[0]) else x)
+            s0 = self.coarse_head(tuple(t.float() for t in x) if amp else x)
         if s0.shape[-2:] != (self.num_joints, 2):
             raise ValueError(f'CropNetHead: coarse_head returned {tuple(s0.shape)}, expected (B, '
                              f'{self.num_joints}, 2) normalised coordinates')

@@ -67,8 +67,9 @@ class SRNHead(BaseLandmarkRegressionHead):
         detach_centres (bool): Cut the gradient through the crop positions between iterations. Default True: the
             official patch-extraction op has no gradient with respect to positions (MDM's design).
         delta_unit (str): What the HSRM's output means. ``'pixels'`` (default, the official code's): the update in
-            input pixels, ``x_t = x_{t-1} + delta / (W, H)`` in normalised coordinates, so that with the official
-            FC initialisation a step starts at a small fraction of a pixel. ``'normalised'``: the update in
+            input pixels, ``x_t = x_{t-1} + delta / (W, H)`` in normalised coordinates (W, H: the image's), so
+            that with the official FC initialisation a step starts at a small fraction of a pixel. ``'normalised'``:
+            the update in
             normalised coordinates (earlier versions; the output layer's steps move landmarks W times more).
         loss (dict): The loss of all iterations' shapes. Default ``CascadeNMELoss`` (Eq. 8).
         decoder (dict, optional): Codec for :meth:`predict` (``RegressionLabel``).
@@ -99,8 +100,6 @@ class SRNHead(BaseLandmarkRegressionHead):
             raise ValueError(f'SRNHead: num_iterations must be >= 0, got {num_iterations}')
         if delta_unit not in DELTA_UNITS:
             raise ValueError(f'SRNHead: delta_unit must be one of {DELTA_UNITS}, got {delta_unit!r}')
-        if delta_unit == 'pixels' and self.input_size is None:
-            raise ValueError("SRNHead: delta_unit='pixels' needs input_size (or a decoder with one)")
         self.delta_unit = delta_unit
         self.num_iterations = int(num_iterations)
         self.patch_size = int(patch_size)
@@ -202,8 +201,8 @@ class SRNHead(BaseLandmarkRegressionHead):
         for t in range(self.num_iterations):
             post, pre = self.encode(image, shape, t)
             delta, hidden = self.hsrm(post, memory_input=pre.flatten(1), h=hidden)
-            if self.delta_unit == 'pixels':
-                delta = delta / delta.new_tensor(self.input_size[:2])        # input pixels -> normalised
+            if self.delta_unit == 'pixels':                                  # input pixels -> normalised
+                delta = delta / delta.new_tensor([image.shape[-1], image.shape[-2]])
             shape = shape + delta
             shapes.append(shape)
         out = torch.stack(shapes, dim=1) if shapes else shape[:, None]

@@ -82,6 +82,8 @@ class CropNet(nn.Module):
         super().__init__()
         if detach_centres not in DETACH_CENTRES:
             raise ValueError(f'CropNet: detach_centres must be one of {DETACH_CENTRES}, got {detach_centres!r}')
+        if detach_centres != 'grid':
+            detach_centres = bool(detach_centres)              # 0 / 1 mean False / True, not 'grid'
         if channel_selection not in CHANNEL_SELECTIONS:
             raise ValueError(f'CropNet: channel_selection must be one of {CHANNEL_SELECTIONS}, '
                              f'got {channel_selection!r}')

@@ -147,9 +147,11 @@ class DistillationModule(BaseModule):
             nn.init.constant_(conv.bias, self.gate_bias)
 
     def init_weights(self) -> None:
-        """mmengine's initialisation (``residual_init_cfg``, each ``ConvModule``'s own), then the gate's."""
+        """mmengine's initialisation (``residual_init_cfg``, each ``ConvModule``'s own), then the gate's (unless
+        the module has an ``init_cfg`` of its own, e.g. pretrained weights)."""
         super().init_weights()
-        self._init_gate()
+        if self.init_cfg is None:
+            self._init_gate()
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         logits = self.pathway_d(x)

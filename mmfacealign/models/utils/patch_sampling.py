@@ -256,9 +256,13 @@ def deterministic_crop_needed(feature: Tensor, centres: Tensor) -> bool:
 
 def bilinear_weights(coords: Tensor, size: int) -> Tensor:
     """``max(0, 1 - |u - n|)`` for sample positions ``coords`` (..., S) and map pixels ``n = 0 .. size - 1``:
-    (..., S, size), the 1-D factors of Eq. 5 (zero beyond the map)."""
+    (..., S, size), the 1-D factors of Eq. 5 (zero beyond the map). Built from ``floor(u)`` and the fraction
+    ``f = u - floor(u)`` (weights ``1 - f`` and ``f`` on the two neighbours), so that the derivative in ``u`` is
+    ``grid_sample``'s one-sided one at integer positions too."""
     n = torch.arange(size, device=coords.device, dtype=coords.dtype)
-    return (1 - (coords[..., None] - n).abs()).clamp_min(0)
+    lo = coords.detach().floor()
+    frac = (coords - lo)[..., None]
+    return (n == lo[..., None]) * (1 - frac) + (n == lo[..., None] + 1) * frac
 
 
 def _separable_crop(feature, xs, ys, b, k, c, height, width, groups):

@@ -81,8 +81,8 @@ class ClipReplayMemory:
             next_states (Tensor, optional): (A, N, C, p, p) the next frame's candidate states.
         """
         if handle not in self._queues:
-            raise KeyError(f'ClipReplayMemory: queue {handle} is not open (never opened, or dropped because more '
-                           f'than num_clips={self.num_clips} clips were opened after it)')
+            raise KeyError(f'ClipReplayMemory: queue {handle} is not open (never opened, or dropped: only the '
+                           f'current batch\'s clips and the num_clips={self.num_clips} before them are kept)')
         if self._state_shape is None:
             self._state_shape = state.shape
         if state.shape != self._state_shape:

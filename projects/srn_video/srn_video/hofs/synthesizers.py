@@ -108,12 +108,8 @@ class RandomOcclusionSynthesis(BaseOcclusionSynthesizer):
 
     def __init__(self, actions: ConfigType = dict(type='NoisePatchActions'), compute_reward: bool = False,
                  norm_indices: Union[str, Sequence[int], None] = 'auto', mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, clip_end: str = 'bootstrap',
-                 init_cfg: OptConfigType = None):
+                 std: Optional[Sequence[float]] = None, init_cfg: OptConfigType = None):
         super().__init__(init_cfg=init_cfg)
-        if clip_end not in CLIP_ENDS:
-            raise ValueError(f'HOFSSynthesizer: clip_end must be one of {CLIP_ENDS}, got {clip_end!r}')
-        self.clip_end = clip_end
         self.actions = self.build_actions(actions, mean, std)
         self.compute_reward = compute_reward
         self.norm_indices = norm_indices
@@ -143,7 +139,8 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
        hardest candidate); ``l_t`` is its landmark;
     3. the reward ``r_t`` = NME of the frozen ``reward_model`` on the chosen frame, its RNN hidden state carried
        along the clip (Eq. 10);
-    4. ``(s_t, r_t, candidate states of t + 1)`` goes into the clip's replay queue (terminal at the last frame).
+    4. ``(s_t, r_t, candidate states of t + 1)`` goes into the clip's replay queue (the last frame, whose next
+       state is outside the clip, is not stored: ``clip_end``).
 
     After the clip, one minibatch of ``batch_size`` transitions is drawn uniformly from the replay memory and
     ``loss_q`` = mean ``(r + gamma max_a' Q(s', a') - Q(s))^2`` (Eq. 11-12) is returned, so the runner's optimizer
@@ -296,6 +293,8 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
         """``loss_q`` on one replay minibatch (Eq. 11-12); gradient only to the Q-net."""
         if self.target_q_net is not None and int(self.num_updates) % self.target_update_interval == 0:
             self.target_q_net.load_state_dict(self.q_net.state_dict())
+        if len(self.replay) == 0:       # clips of one frame store nothing (clip_end='bootstrap'): no update yet
+            return sum(p.sum() for p in self.q_net.parameters()) * 0.
         batch = self.replay.sample(self.batch_size, device=device)
         q = self.q_net(batch['states'])
         live = ~batch['terminal']
