@@ -327,3 +327,17 @@ def test_gm_products_position_dependence():
     assert GeometryAwareModule(8, product_channels=3, product='outer').fuse.conv.in_channels == 9
     with pytest.raises(ValueError, match='product must be one of'):
         GeometryAwareModule(8, product='kron')
+
+
+@pytest.mark.parametrize('size,out', [((7, 7), 4), ((4, 4), 4), ((5, 6), (3, 2))])
+def test_matmul_adaptive_pool_equals_pytorch_values_and_gradients(size, out):
+    """ODN's down-sampling pool: PyTorch's adaptive bins as two matrix products (deterministic CUDA backward)."""
+    from mmfacealign.models.layers.adaptive_pool import MatmulAdaptiveAvgPool2d
+    x = torch.randn(2, 3, *size, dtype=torch.float64, requires_grad=True)
+    y = x.detach().clone().requires_grad_(True)
+    a, b = MatmulAdaptiveAvgPool2d(out)(x), torch.nn.AdaptiveAvgPool2d(out)(y)
+    torch.testing.assert_close(a, b)
+    w = torch.randn_like(a)
+    (a * w).sum().backward()
+    (b * w).sum().backward()
+    torch.testing.assert_close(x.grad, y.grad)

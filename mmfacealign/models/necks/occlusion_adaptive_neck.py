@@ -23,7 +23,9 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmpose.models.backbones.resnet import BasicBlock
 from mmpose.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
+
+from ..layers.adaptive_pool import MatmulAdaptiveAvgPool2d
 
 
 @MODELS.register_module()
@@ -75,7 +77,7 @@ class OcclusionAdaptiveNeck(BaseModule):
             self.plain = BasicBlock(in_channels, in_channels, init_cfg=residual_init_cfg)
             hybrid_channels += in_channels
         self.reduce = ConvModule(hybrid_channels, reduce_channels, 1, norm_cfg=dict(type='BN'))
-        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.pool = MatmulAdaptiveAvgPool2d(pool_size)     # deterministic backward on CUDA (7 -> 4)
         self.num_features = reduce_channels * pool_size * pool_size
 
     def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, ...]:
