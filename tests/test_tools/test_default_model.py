@@ -23,6 +23,18 @@ def _astronaut_bgr():
     return np.ascontiguousarray(data.astronaut()[..., ::-1])
 
 
+def test_shipped_checkpoint_is_committed_not_ignored(repo_root):
+    """The checkpoint must reach a fresh clone: tracked by git and not matched by .gitignore (a *.pth rule kept
+    it out of an earlier release, whose CI then failed on every test here)."""
+    if not osp.isdir(osp.join(repo_root, '.git')):
+        pytest.skip('not a git clone')
+    ignored = subprocess.run(['git', 'check-ignore', '-q', DEFAULT_CHECKPOINT], cwd=repo_root)
+    assert ignored.returncode == 1, f'{DEFAULT_CHECKPOINT} is ignored by .gitignore'
+    tracked = subprocess.run(['git', 'ls-files', '--error-unmatch', DEFAULT_CHECKPOINT], cwd=repo_root,
+                             capture_output=True)
+    assert tracked.returncode == 0, f'{DEFAULT_CHECKPOINT} is not committed'
+
+
 def test_shipped_checkpoint_matches_its_recorded_sha256(repo_root):
     _, ckpt = default_model()
     readme = open(osp.join(repo_root, 'checkpoints', 'README.md')).read()
