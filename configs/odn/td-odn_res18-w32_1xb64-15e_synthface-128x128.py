@@ -30,7 +30,7 @@ model = dict(
                   init_cfg=None),
     neck=dict(
         _delete_=True, type='OcclusionAdaptiveNeck', in_channels=256, use_gm=True, use_dm=True,
-        gm=dict(mid_channels=128, product_channels=256, out_channels=256), dm=dict(mid_channels=32),
+        gm=dict(mid_channels=128, product_channels=256, out_channels=256), dm=dict(mid_channels=32, gate_init='conv'),  # gate as the README's run (paper: none)
         reduce_channels=32, pool_size=4),
     head=dict(
         _delete_=True,

@@ -30,7 +30,10 @@ model = dict(
         patch_cnn=dict(type='PatchCNN', channels=(16, 32, 32), kernel_sizes=(5, 3, 3)),
         # mode: 'embedded_gaussian' (official: softmax(theta^T phi), no scale) | 'dot_product' (paper's text)
         non_local=dict(type='NonLocal2d', reduction=1, use_scale=False, mode='embedded_gaussian'),
-        hsrm=dict(type='HierarchicalStructuralRelation', region_channels=256, hidden_channels=256,
+        # CPU budget (15 epochs): the earlier reading of this package (PyTorch FC init, normalised updates), under
+        # which the README's SynthFace row was trained; the 300W config has the official init and pixel updates
+        delta_unit='normalised',
+        hsrm=dict(type='HierarchicalStructuralRelation', fc_init='pytorch', region_channels=256, hidden_channels=256,
                   component_channels=128),
         loss=dict(type='CascadeNMELoss'),
         decoder={{_base_.codec}}))
