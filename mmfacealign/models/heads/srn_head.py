@@ -69,8 +69,8 @@ class SRNHead(BaseLandmarkRegressionHead):
         delta_unit (str): What the HSRM's output means. ``'pixels'`` (default, the official code's): the update in
             input pixels, ``x_t = x_{t-1} + delta / (W, H)`` in normalised coordinates (W, H: the image's), so
             that with the official FC initialisation a step starts at a small fraction of a pixel. ``'normalised'``:
-            the update in
-            normalised coordinates (earlier versions; the output layer's steps move landmarks W times more).
+            the update in normalised coordinates (earlier versions; the output layer's steps move landmarks W times
+            more).
         loss (dict): The loss of all iterations' shapes. Default ``CascadeNMELoss`` (Eq. 8).
         decoder (dict, optional): Codec for :meth:`predict` (``RegressionLabel``).
         input_size (tuple, optional): Input (w, h). Default: the decoder's.

@@ -20,8 +20,8 @@ def autocast_on(t: Tensor) -> bool:
 
 @contextmanager
 def float32_region(t: Tensor):
-    """Autocast off on ``t``'s device inside the block (a no-op when it is off already); cast the block's
-    inputs with ``.float()``: ops run in their inputs' dtype there."""
+    """Autocast off on ``t``'s device inside the block (a no-op when it is off already). It casts nothing: the
+    caller casts the block's inputs with ``.float()``, since ops run in their inputs' dtype there."""
     if not autocast_on(t):
         yield
         return
