@@ -73,6 +73,8 @@ def tiny_checkpoint(family, path, seed=0):
             for m in model.head.modules():
                 if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
                     torch.nn.init.normal_(m.weight, std=m.weight[0].numel() ** -0.5)
+            if model.head.delta_unit == 'normalised':    # steps of about a pixel, not of the whole image
+                model.head.hsrm.final.weight.mul_(1 / 128)
         assert model.head.non_local.conv_out.conv.weight.abs().sum() > 0
     with torch.no_grad():                              # non-trivial BN statistics
         for name, buf in model.named_buffers():
