@@ -346,3 +346,66 @@ def test_a_cropnet_no_loss_reaches_is_frozen_for_ddp():
     losses = head.loss(tuple(f.requires_grad_(True) for f in feats), _samples(68))
     sum(losses.values()).backward()
     assert all(p.grad is not None for p in head.parameters() if p.requires_grad)
+
+
+def test_training_forward_makes_no_host_round_trip(monkeypatch):
+    """On a GPU, every read of a device value on the host (``bool``, ``item``, ``tolist``, ``cpu``) and every
+    copy of host numbers to the device (``torch.tensor(..., device=cuda)``) synchronises. With the GPU code path
+    (``host_transfer_is_free`` False) and those entry points raising, the head's training forward (all stages,
+    the crops, the coordinate conversions, the four stage losses) and its backward must still run on CPU."""
+    from mmfacealign.models.utils import coordinates
+
+    head = CropNetHead(num_joints=68)
+    feats = [f.clone().requires_grad_(True) for f in _feats()]
+    samples = _samples(68)
+    labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in samples])
+    weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in samples])
+
+    def forbidden(what):
+        def raise_(*args, **kwargs):
+            raise AssertionError(f'host round trip in the training forward: {what}')
+        return raise_
+
+    monkeypatch.setattr(coordinates, 'host_transfer_is_free', lambda ref: False)
+    for name in ('__bool__', 'item', 'tolist', 'cpu', 'numpy', 'new_tensor'):
+        monkeypatch.setattr(torch.Tensor, name, forbidden(f'Tensor.{name}'))
+    for name in ('tensor', 'as_tensor'):
+        monkeypatch.setattr(torch, name, forbidden(f'torch.{name}'))
+    _, losses = head.loss_terms(tuple(feats), labels, weights, samples)
+    sum(losses.values()).backward()
+    monkeypatch.undo()
+    assert set(losses) == {'loss_s0', 'loss_s1', 'loss_s2', 'loss_s3'}
+    assert all(f.grad is not None for f in feats)
+
+
+def test_inference_layouts_give_the_same_numbers():
+    """channels_last for the residual block, and BatchNorm folded into the convolutions (mmcv's
+    ``fuse_conv_bn``, which also folds the BatchNorm after the channel selection into its bias) change no
+    value of an evaluated head."""
+    import copy
+
+    from mmcv.cnn import fuse_conv_bn
+
+    torch.manual_seed(0)
+    head = CropNetHead(num_joints=19)
+    for m in head.modules():                       # non-trivial statistics, and non-zero FCs
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    for net in head.cropnets:
+        torch.nn.init.normal_(net.fc.weight, std=0.05)
+    head.eval()
+    plain = CropNetHead(num_joints=19, cropnet=dict(type='CropNet', channels_last=False)).eval()
+    plain.load_state_dict(head.state_dict())
+    assert head.cropnets[0].block.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert plain.cropnets[0].block.conv1.weight.is_contiguous()
+    feats = _feats()
+    with torch.no_grad():
+        ref = plain(feats)
+        assert (ref - head.forward_stages(feats)[0]).abs().max() > 1e-3      # the stages do move the shape
+        torch.testing.assert_close(head(feats), ref, rtol=0, atol=1e-5)
+        fused = fuse_conv_bn(copy.deepcopy(head))
+        assert isinstance(fused.cropnets[0].bn, torch.nn.Identity) and fused.cropnets[0].select.bias is not None
+        torch.testing.assert_close(fused(feats), ref, rtol=0, atol=1e-5)

@@ -2,6 +2,7 @@
 """ODN: geometry-aware and distillation modules, the low-rank module and its regularisers, the neck and head,
 the truncated backbone, and the Table 4 variants."""
 import glob
+import math
 import os.path as osp
 
 import pytest
@@ -114,6 +115,24 @@ def test_regulariser_losses_by_hand():
     defaults = (NuclearNormLoss().loss_weight, FrobeniusNormLoss().loss_weight, MapL1Loss().loss_weight)
     assert defaults == (1e-6, 1e-5, 1e-6)                                     # beta, gamma, eta (Sec. 5)
     assert isinstance(MODELS.build(dict(type='NuclearNormLoss')), NuclearNormLoss)
+
+
+def test_low_rank_summary_by_hand():
+    from mmfacealign.models.losses import low_rank_summary
+    eye = low_rank_summary(torch.eye(4))
+    assert eye['dist_identity'] == 0 and eye['effective_rank'] == pytest.approx(4) and eye['numerical_rank'] == 4
+    # diag(3, 1, 0, 0): ||M||_* 4, ||M||_F^2 10, ||M - I||_F = sqrt(4 + 0 + 1 + 1), p = (3/4, 1/4)
+    m = torch.diag(torch.tensor([3., 1., 0., 0.]))
+    r = low_rank_summary(m)
+    assert r['nuclear'] == pytest.approx(4) and r['frobenius_sq'] == pytest.approx(10)
+    assert r['dist_identity'] == pytest.approx(6 ** 0.5) and r['rel_dist_identity'] == pytest.approx(6 ** 0.5 / 2)
+    entropy = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert r['effective_rank'] == pytest.approx(math.exp(entropy)) and r['numerical_rank'] == 2
+    # an orthogonal M far from I: singular values all 1 (full effective rank), distance sqrt(2 d) for -I
+    r = low_rank_summary(-torch.eye(4))
+    assert r['effective_rank'] == pytest.approx(4) and r['dist_identity'] == pytest.approx(4.)
+    with pytest.raises(ValueError, match='square'):
+        low_rank_summary(torch.rand(3, 4))
 
 
 def test_low_rank_module():

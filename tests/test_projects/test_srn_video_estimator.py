@@ -137,6 +137,25 @@ def test_hofs_init_hook_copies_the_loaded_srn_once(tmp_path):
     HOFSInitHook().before_train(resumed)
 
 
+def test_hofs_init_copies_into_the_reward_model_the_optimiser_knows():
+    """The optimiser is built (from the model's parameters, frozen ones included) before HOFSInitHook takes the
+    loaded weights: the reward model it refers to must stay the model's, not a replaced copy kept alive."""
+    from mmengine.optim import build_optim_wrapper
+    model = _model(occlusion_synthesis=dict(
+        type='HOFSSynthesizer', q_net=dict(type='HOFSQNet', patch_size=24, patch_cnn=dict(
+            type='PatchCNN', channels=(4, 8, 8), kernel_sizes=(3, 3, 3)))))
+    wrapper = build_optim_wrapper(model, dict(optimizer=dict(type='Adam', lr=1e-3)))
+    with torch.no_grad():                       # the weights load_from brings
+        model.head.hsrm.memory.weight.add_(1.)
+    runner = SimpleNamespace(model=model, _load_from='srn.pth', _resume=False, logger=SimpleNamespace(info=print))
+    HOFSInitHook().before_train(runner)
+    own = {id(p) for p in model.parameters()}
+    referred = [p for g in wrapper.optimizer.param_groups for p in g['params']]
+    assert all(id(p) in own for p in referred)
+    torch.testing.assert_close(model.reward_model['head'].hsrm.memory.weight, model.head.hsrm.memory.weight)
+    assert not any(p.requires_grad for p in model.reward_model.parameters())
+
+
 def test_hofs_without_its_init_hook_stops_with_the_fix():
     model = _model(occlusion_synthesis=dict(
         type='HOFSSynthesizer', q_net=dict(type='HOFSQNet', patch_size=24, patch_cnn=dict(

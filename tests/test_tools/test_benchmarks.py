@@ -200,6 +200,17 @@ def test_target_checks_by_hand(repo_root):
     assert checks[7].endswith('onnxruntime above 100%, not counted)')
     # the share itself: 2 x multiply-adds x images/s over the roof, e.g. 0.5 GMAC at 100 img/s on 200 GFLOP/s
     assert 100 * 2 * 0.5 * 100 / 200 == 50.
+    # a latency ratio against the row's reference (FFLD: the network without refinement), with the FLOPs floor
+    rows = [dict(config='ffld', latency_ms=14.5, latency_overhead_pct=45., gflops=1.35, reference_gflops=1.0),
+            dict(config='plain', latency_ms=10.)]
+    args = argparse.Namespace(speedup_target=[], latency_ratio_target=['ffld<=1.45', 'ffld<=1.4'],
+                              matmul_share_target=50., throughput_batch=32)
+    checks = bm.target_checks(rows, args, rate=None)
+    assert checks == ['PASS: ffld has 1.45x the batch-1 latency of its reference (target <= 1.45x; FLOPs ratio 1.35x)',
+                      'FAIL: ffld has 1.45x the batch-1 latency of its reference (target <= 1.4x; FLOPs ratio 1.35x)']
+    args.latency_ratio_target = ['plain<=2']
+    with pytest.raises(ValueError, match='no reference row'):
+        bm.target_checks(rows, args, rate=None)
 
 
 def test_benchmark_unknown_accuracy_name_is_named(repo_root, tmp_path):

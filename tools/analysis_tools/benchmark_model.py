@@ -25,6 +25,11 @@ same network without its refinement stages (its coarse GAP + FC regressor alone)
 regularisers); its overhead column says what the config adds to the variant (there: the regularisers' cost). For
 ODN's low-rank head the time of the nuclear norm's SVD on M is printed as a share of the training step.
 
+``--latency-ratio-target 'A<=X'`` checks, with ``--reference-head``, that row A's batch-1 latency is at most X times
+its reference row's, printing the FLOPs ratio beside it (the floor a faster implementation could reach);
+``--fuse-conv-bn`` times inference with BatchNorm folded into the convolutions (mmcv's ``fuse_conv_bn``) in every
+row alike.
+
 ``--relative-to I`` adds the latency of every row divided by that of row ``I`` (0-based, reference rows
 included), so speed ratios come from one run on one machine. ``--train-memory`` runs one more training step of
 every model in a fresh subprocess and reports its peak resident memory (RSS; on CUDA the peak allocated memory)
@@ -97,6 +102,12 @@ def parse_args(argv=None):
     p.add_argument('--accuracy-key', default='occluded/NME')
     p.add_argument('--speedup-target', action='append', default=[], metavar='A/B>=X',
                    help='check that config A has at least X times the batch-1 throughput of config B')
+    p.add_argument('--latency-ratio-target', action='append', default=[], metavar='A<=X',
+                   help='with --reference-head: check that config A has at most X times the batch-1 latency of '
+                        'its reference row (FFLD: the same network without refinement stages)')
+    p.add_argument('--fuse-conv-bn', action='store_true',
+                   help="time inference with BatchNorm folded into the convolutions (mmcv's fuse_conv_bn), every "
+                        'row alike; training steps and FLOPs use the model as built')
     p.add_argument('--matmul-share-target', type=float, default=50.,
                    help='the batch-32 share of the matmul rate (%%) each row is checked against')
     p.add_argument('--memory-child', help=argparse.SUPPRESS)     # internal: one training step, print memory
@@ -414,13 +425,17 @@ def measure(model_cfg, input_size, args) -> dict:
     model.eval()
     flops, uncounted = count_flops(model, input_size)
     few = max(2, args.repeats // 5)
+    infer_model = model
+    if args.fuse_conv_bn:
+        from mmcv.cnn import fuse_conv_bn
+        infer_model = fuse_conv_bn(copy.deepcopy(model))
 
     def infer(batch):
         x = torch.randn(batch, 3, h, w, device=args.device)
 
         def run():
             with torch.no_grad():
-                model._forward(x)   # mode='tensor': backbone, neck, head
+                infer_model._forward(x)   # mode='tensor': backbone, neck, head
         return run
 
     latency = timed(infer(1), args.repeats, args.runs)
@@ -584,6 +599,7 @@ def main(argv=None):
                 ref.update(measure_memory(path, True, args))
             res['train_step_overhead_pct'] = 100 * (res['train_step_ms'] / ref['train_step_ms'] - 1)
             res['latency_overhead_pct'] = 100 * (res['latency_ms'] / ref['latency_ms'] - 1)
+            res['reference_gflops'] = ref['gflops']
             rows.append(ref)
             print(f"measured {ref['config']}: latency {ref['latency_ms']:.1f} ms", flush=True)
         if cfg.model.head.get('type') == 'SRNHead':
@@ -632,7 +648,8 @@ def main(argv=None):
                f'{torch.__version__}' + (f', onnxruntime {ort_version()}' if args.onnx else '')
                + f'; median of {args.runs} round(s) of {args.repeats} runs (batch {args.throughput_batch} and '
                f'training: {max(2, args.repeats // 5)}), spread = (max - min) / median of the rounds; '
-               f'train batch {args.train_batch}')
+               f'train batch {args.train_batch}' + ('; inference with BatchNorm folded (fuse_conv_bn)'
+                                                    if args.fuse_conv_bn else ''))
     if rate is not None:
         setting += ('; fp32 matmul roof {:.1f} GFLOP/s, the fastest of torch.mm ({}) and onnxruntime MatMul ({}) at '
                     '1024, 2048 and 4096, before and after the rows').format(
@@ -763,7 +780,7 @@ def table_lines(rows, args) -> list:
 def _row(rows, name):
     found = [r for r in rows if r['config'] == name]
     if not found:
-        raise KeyError(f'--speedup-target: no row {name!r} (rows: {", ".join(r["config"] for r in rows)})')
+        raise KeyError(f'target check: no row {name!r} (rows: {", ".join(r["config"] for r in rows)})')
     return found[0]
 
 
@@ -779,6 +796,18 @@ def target_checks(rows, args, rate) -> list:
         ratio = rb['latency_ms'] / ra['latency_ms']           # batch-1 throughput = 1 / latency
         checks.append(f"{'PASS' if ratio >= float(bound) else 'FAIL'}: {a.strip()} has {ratio:.1f}x the batch-1 "
                       f'throughput of {b.strip()} (target >= {float(bound):g}x)')
+    for spec in getattr(args, 'latency_ratio_target', []):
+        name, sep, bound = spec.partition('<=')
+        if not sep:
+            raise ValueError(f'--latency-ratio-target {spec!r}: expected A<=X')
+        r = _row(rows, name.strip())
+        if 'latency_overhead_pct' not in r:
+            raise ValueError(f'--latency-ratio-target {spec!r}: row {name.strip()!r} has no reference row '
+                             '(run with --reference-head)')
+        ratio = 1 + r['latency_overhead_pct'] / 100
+        checks.append(f"{'PASS' if ratio <= float(bound) else 'FAIL'}: {name.strip()} has {ratio:.2f}x the batch-1 "
+                      f"latency of its reference (target <= {float(bound):g}x; FLOPs ratio "
+                      f"{r['gflops'] / r['reference_gflops']:.2f}x)")
     for r in rows:
         if 'onnx_error' in r:
             checks.append(f"FAIL: {r['config']}: no ONNX export ({r['onnx_error']})")

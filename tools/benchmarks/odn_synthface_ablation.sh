@@ -43,6 +43,7 @@ for v in "${VARIANTS[@]}"; do
   "$PY" tools/test.py "$cfg" "$ckpt" --work-dir "$work/test" --out "$work/metrics.json" \
     --cfg-options "${DATA[@]}" ${OPTIONS[$v]} > "$work.test.log" 2>&1 || { tail -n 30 "$work.test.log"; exit 1; }
   echo "   $(( $(date +%s) - t0 )) s, checkpoint $ckpt"
+  echo "$ckpt" > "$work/checkpoint.txt"
 done
 
 echo "== inter-ocular NME % (FR@0.1 %) on SynthFace's test splits"
@@ -53,4 +54,23 @@ for v in sys.argv[1:]:
     m = json.load(open(f'work_dirs/odn_ablation/{v}/metrics.json'))
     cells = [f"{100 * m[s + '/NME']:6.2f} ({100 * m[s + '/FR@0.1']:4.1f})" for s in ('clean', 'occluded', 'masked')]
     print(f"{v:<11} {' '.join(f'{c:>13}' for c in cells)} {100 * m['NME_occluded']:16.2f}")
+# what the regularisers did to M (variants with the low-rank module): ||M - I||_F, effective rank, singular values
+import os.path as osp
+import torch
+from mmfacealign.models.losses import low_rank_summary
+rows = []
+for v in sys.argv[1:]:
+    path = f'work_dirs/odn_ablation/{v}/checkpoint.txt'
+    if not osp.isfile(path):
+        continue
+    state = torch.load(open(path).read().strip(), map_location='cpu', weights_only=False)['state_dict']
+    if 'head.low_rank.weight' in state:
+        rows.append((v, low_rank_summary(state['head.low_rank.weight'])))
+if rows:
+    print('== the low-rank matrix M (d x d) at the end of training')
+    print(f"{'variant':<11} {'||M||_*':>9} {'||M||_F^2':>10} {'||M-I||_F':>10} {'/sqrt(d)':>9} {'eff. rank':>10} "
+          f"{'sigma max':>10} {'sigma min':>10}")
+    for v, r in rows:
+        print(f"{v:<11} {r['nuclear']:9.1f} {r['frobenius_sq']:10.1f} {r['dist_identity']:10.3f} "
+              f"{r['rel_dist_identity']:9.4f} {r['effective_rank']:10.1f} {r['sigma_max']:10.3f} {r['sigma_min']:10.3f}")
 PY

@@ -82,8 +82,8 @@ def nuclear_norm(matrix: Tensor) -> Tensor:
 class NuclearNormLoss(nn.Module):
     """``loss_weight * ||M||_*`` (ODN Eq. 3, the ``beta`` term; default beta = 1e-6, Sec. 5).
 
-    Shapes: ``forward(matrix (d1, d2)) -> scalar``. Its SVD runs in the matrix's dtype and device; for d = 512 it
-    takes about 50 ms on 2 CPU cores, once per training step.
+    Shapes: ``forward(matrix (d1, d2)) -> scalar``. Its SVD runs in the matrix's dtype and device, once per training
+    step (``benchmark_model.py`` prints its share of the step for ODN).
     """
 
     def __init__(self, loss_weight: float = 1e-6):
@@ -107,3 +107,26 @@ class FrobeniusNormLoss(nn.Module):
 
     def forward(self, matrix: Tensor) -> Tensor:
         return matrix.pow(2).sum() * self.loss_weight
+
+
+def low_rank_summary(matrix: Tensor) -> dict:
+    """What the regularisers did to a square M (d, d): numbers to report, not a loss.
+
+    * ``nuclear`` ``||M||_*`` and ``frobenius_sq`` ``||M||_F^2`` (the two terms of Eq. 3, unweighted);
+    * ``dist_identity`` ``||M - I||_F`` (M starts as I) and ``rel_dist_identity`` the same over ``||I||_F = sqrt(d)``;
+    * ``effective_rank``: ``exp(-sum_i p_i log p_i)`` with ``p_i = sigma_i / sum_j sigma_j`` (Roy and Vetterli,
+      EUSIPCO 2007): d when all singular values are equal, 1 for a rank-1 matrix; ``numerical_rank``: singular
+      values above ``1e-3 sigma_max``; ``sigma_max``, ``sigma_min``.
+
+    Computed in float64 without gradient."""
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f'low_rank_summary: expected a square matrix (d, d), got shape {tuple(matrix.shape)}')
+    m = matrix.detach().double().cpu()
+    d = m.shape[0]
+    s = torch.linalg.svdvals(m)
+    p = s / s.sum().clamp_min(1e-300)
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    dist = torch.linalg.matrix_norm(m - torch.eye(d, dtype=m.dtype))
+    return dict(nuclear=float(s.sum()), frobenius_sq=float(m.pow(2).sum()), dist_identity=float(dist),
+                rel_dist_identity=float(dist / d ** 0.5), effective_rank=float(entropy.exp()),
+                numerical_rank=int((s > 1e-3 * s.max()).sum()), sigma_max=float(s.max()), sigma_min=float(s.min()))

@@ -23,12 +23,15 @@ cropped, with map pixel ``(n, m)`` centred at the integer point ``(x, y) = (m, n
 between the two is :func:`normalised_to_map` / :func:`map_to_normalised` (and
 :func:`map_offsets_to_normalised` for displacements), and nowhere else.
 """
+import functools
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import coordinates
+from .coordinates import xy_tensor
 from .precision import autocast_on, float32_region
 
 SizeLike = Union[Sequence[int], Sequence[float], Tensor]
@@ -40,21 +43,22 @@ CROP_METHODS = ('auto', 'grid_sample', 'separable')
 
 
 def _pair(size: SizeLike, what: str, ref: Tensor) -> Tensor:
-    out = torch.as_tensor(size, dtype=ref.dtype, device=ref.device).flatten()
-    if out.numel() != 2:
-        raise ValueError(f'{what} must have two entries, got {size!r}')
-    return out
+    return xy_tensor(size, ref, what)
 
 
 def _map_scale_offset(map_size: SizeLike, input_size: Optional[SizeLike], cell_centre: str,
-                      ref: Tensor) -> Tuple[Tensor, Tensor]:
-    """``u = n * scale + offset`` per axis (x, y)."""
+                      ref: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+    """``u = n * scale + offset`` per axis (x, y); ``offset`` None means zero."""
     if cell_centre not in CELL_CENTRES:
         raise ValueError(f'cell_centre must be one of {CELL_CENTRES}, got {cell_centre!r}')
-    map_hw = _pair(map_size, 'map_size (H, W)', ref)
-    scale = map_hw.flip(0)                                          # (W, H): x first, as the coordinates
+    if isinstance(map_size, Tensor):
+        scale = _pair(map_size, 'map_size (H, W)', ref).flip(0)     # (W, H): x first, as the coordinates
+    else:
+        if len(map_size) != 2:
+            raise ValueError(f'map_size (H, W) must have two entries, got {map_size!r}')
+        scale = _pair((map_size[1], map_size[0]), 'map_size (H, W)', ref)
     if cell_centre == 'conv':
-        return scale, torch.zeros_like(scale)
+        return scale, None
     if input_size is None:
         raise ValueError("normalised_to_map: cell_centre='area' needs input_size=(W_in, H_in)")
     stride = _pair(input_size, 'input_size (W_in, H_in)', ref) / scale
@@ -95,14 +99,14 @@ def normalised_to_map(coords: Tensor, map_size: Tuple[int, int], input_size: Opt
         Tensor: (..., 2) continuous map pixel coordinates (u, v), x first.
     """
     scale, offset = _map_scale_offset(map_size, input_size, cell_centre, coords)
-    return coords * scale + offset
+    return coords * scale if offset is None else coords * scale + offset
 
 
 def map_to_normalised(coords: Tensor, map_size: Tuple[int, int], input_size: Optional[SizeLike] = None,
                       cell_centre: str = 'conv') -> Tensor:
     """The exact inverse of :func:`normalised_to_map`: map pixels (..., 2) -> normalised input coords (..., 2)."""
     scale, offset = _map_scale_offset(map_size, input_size, cell_centre, coords)
-    return (coords - offset) / scale
+    return coords / scale if offset is None else (coords - offset) / scale
 
 
 def map_offsets_to_normalised(offsets: Tensor, map_size: Tuple[int, int]) -> Tensor:
@@ -110,7 +114,7 @@ def map_offsets_to_normalised(offsets: Tensor, map_size: Tuple[int, int]) -> Ten
     input coordinates: ``(dx / W, dy / H)``, whatever the cell-centre convention (it only shifts positions). A zero
     offset stays exactly zero. Used to add a correction predicted on a map's grid to a normalised estimate."""
     height, width = (int(s) for s in map_size)
-    return offsets / offsets.new_tensor([width, height])
+    return offsets / xy_tensor((width, height), offsets, 'map_size (H, W)')
 
 
 def _patch_hw(patch_size: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
@@ -146,7 +150,7 @@ def check_centres(centres: Tensor, name: str = 'crop_patches') -> None:
 def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[int, int]],
                  detach_feature: bool = False, detach_centres: bool = False, name: str = 'crop_patches',
                  max_offset: Optional[float] = None, groups: Optional[int] = None,
-                 method: str = 'auto') -> Tensor:
+                 method: str = 'auto', check_finite: Optional[bool] = None) -> Tensor:
     """Bilinear ``h x w`` crops of ``feature`` centred on every landmark (FFLD Eq. 5-7), all in one call.
 
     ``V[q, p] = sum_nm I[n, m] max(0, 1 - |y_q - n|) max(0, 1 - |x_p - m|)`` with ``y_q = y - (h - 1) / 2 + q``
@@ -158,7 +162,10 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
     integer sample positions PyTorch uses the one-sided derivative).
 
     Bad input. Non-finite centres raise ``ValueError`` naming ``name`` (e.g. ``'FFLD stage 2'``) and how many
-    are bad (this check costs one host sync). Centres further than ``max_offset`` map pixels outside the map are
+    are bad. The check reads a value back from the device, so by default (``check_finite=None``) it runs on CPU
+    tensors only, where that costs nothing; on a GPU the crop makes no host synchronisation, and a diverged
+    estimate shows as a non-finite loss instead (``check_finite=True`` turns the check on there too). Centres
+    further than ``max_offset`` map pixels outside the map are
     clamped to that margin, i.e. ``x`` to ``[-max_offset, W - 1 + max_offset]`` (``y`` likewise), so a diverged
     early estimate cannot produce huge sampling indices; a clamped coordinate gets zero gradient. With the default
     margin (half the map size along each axis) a patch at least one pixel smaller than the map is entirely off the
@@ -184,6 +191,8 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
             ``torch.use_deterministic_algorithms(True)``, i.e. mmengine's ``randomness.deterministic=True``) or
             ``'auto'`` (default: ``'separable'`` exactly when that error would come, see
             :func:`deterministic_crop_needed`, else ``'grid_sample'``).
+        check_finite (bool, optional): Check that the centres are finite (see "Bad input"). Default None: on
+            CPU tensors only.
 
     Returns:
         Tensor: (B, K, C, h, w), or (B, K, c, h, w) with ``groups``. The dtype is the promotion of the feature's
@@ -213,7 +222,10 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
         raise ValueError(f"{name}: method must be one of {CROP_METHODS}, got {method!r}")
     if k == 0 or b == 0:
         return feature.new_zeros((b, k, c, ph, pw), dtype=dtype)
-    check_centres(centres, name)
+    if check_finite is None:
+        check_finite = coordinates.host_transfer_is_free(centres)
+    if check_finite:
+        check_centres(centres, name)
 
     if detach_feature:
         feature = feature.detach()
@@ -221,30 +233,53 @@ def crop_patches(feature: Tensor, centres: Tensor, patch_size: Union[int, Tuple[
         centres = centres.detach()
     feature = feature.to(dtype)
     centres = centres.to(dtype)
-
-    # Clamp to the margin (x first, like the centres).
     if max_offset is None:
         margin_x, margin_y = width / 2, height / 2
     else:
         margin_x = margin_y = float(max_offset)
-    x = centres[..., 0].clamp(-margin_x, width - 1 + margin_x)
-    y = centres[..., 1].clamp(-margin_y, height - 1 + margin_y)
-
-    # Sample positions (Eq. 6-7), then grid_sample's normalised coordinates with align_corners=False: pixel u
-    # of a size-S axis sits at g = (2u + 1) / S - 1 (valid for S = 1 too, unlike align_corners=True).
-    dy, dx = patch_offsets((ph, pw), device=feature.device, dtype=dtype)
-    ys = y[:, :, None] + dy                                              # (B, K, h)
-    xs = x[:, :, None] + dx                                              # (B, K, w)
-    gy = (2 * ys + 1) / height - 1
-    gx = (2 * xs + 1) / width - 1
-    grid = torch.stack(torch.broadcast_tensors(gx[:, :, None, :], gy[:, :, :, None]), dim=-1)  # (B, K, h, w, 2)
 
     if method == 'auto':
         method = 'separable' if deterministic_crop_needed(feature, centres) else 'grid_sample'
     with float32_region(feature):
         if method == 'separable':
-            return _separable_crop(feature, xs, ys, b, k, c, height, width, groups)
+            # clamp to the margin, then the sample positions of Eq. 6-7 (x first, like the centres)
+            x = centres[..., 0].clamp(-margin_x, width - 1 + margin_x)
+            y = centres[..., 1].clamp(-margin_y, height - 1 + margin_y)
+            dy, dx = patch_offsets((ph, pw), device=feature.device, dtype=dtype)
+            return _separable_crop(feature, x[:, :, None] + dx, y[:, :, None] + dy, b, k, c, height, width,
+                                   groups)
+        grid = sampling_grid(centres, (ph, pw), (height, width), (margin_x, margin_y))
         return _grid_crop(feature, grid, b, k, c, ph, pw, height, width, groups)
+
+
+def sampling_grid(centres: Tensor, patch_size: Tuple[int, int], map_size: Tuple[int, int],
+                  margins: Tuple[float, float]) -> Tensor:
+    """``grid_sample``'s grid (B, K, h, w, 2) for :func:`crop_patches`: the centres (B, K, 2) clamped to the
+    margins (x, y), then the sample positions of Eq. 6-7 in ``grid_sample``'s units with ``align_corners=False``
+    (pixel ``u`` of a size-``S`` axis at ``g = (2u + 1) / S - 1``, valid for ``S = 1`` too): the centre's ``g``
+    plus the patch's fixed offsets ``2 dx / S``. Three small operations, whatever the patch size."""
+    (ph, pw), (height, width), (mx, my) = patch_size, map_size, margins
+    if height == width and mx == my:                                     # square maps: scalar bounds
+        g = centres.clamp(-mx, width - 1 + mx).mul(2 / width).add(1 / width - 1)
+    else:
+        lo = xy_tensor((-mx, -my), centres, 'margins')
+        hi = xy_tensor((width - 1 + mx, height - 1 + my), centres, 'margins')
+        g = torch.addcmul(xy_tensor((1 / width - 1, 1 / height - 1), centres, 'map_size'),
+                          centres.clamp(lo, hi), xy_tensor((2 / width, 2 / height), centres, 'map_size'))
+    # cached outside tracing only: a trace must record the same operations every time it is run
+    offsets = (_grid_offsets.__wrapped__ if torch.jit.is_tracing() else _grid_offsets)(
+        ph, pw, height, width, centres.device, centres.dtype)
+    return g[:, :, None, None, :] + offsets
+
+
+@functools.lru_cache(maxsize=128)
+def _grid_offsets(ph: int, pw: int, height: int, width: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """The patch's sample offsets (h, w, 2) in ``grid_sample`` units, ``(2 dx / W, 2 dy / H)``: built once per
+    patch size, map size, device and dtype (a constant; ordinary tensor also when first built in inference
+    mode)."""
+    with torch.inference_mode(False), torch.no_grad():
+        dy, dx = patch_offsets((ph, pw), device=device, dtype=dtype)
+        return torch.stack(torch.broadcast_tensors(dx[None, :] * (2 / width), dy[:, None] * (2 / height)), dim=-1)
 
 
 def deterministic_crop_needed(feature: Tensor, centres: Tensor) -> bool:

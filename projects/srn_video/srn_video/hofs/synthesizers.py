@@ -276,11 +276,16 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
             self._store(handles, *pending, None)
 
         losses = {}
+        self._last_bootstrap = None
         if training:
             losses['loss_q'] = self._q_update(images.device)
             self.num_updates += 1
         stats = dict(hofs_epsilon=float(eps), hofs_max_q=float(torch.stack(max_q).mean()),
                      hofs_replay_size=float(len(self.replay)))
+        if self._last_bootstrap is not None:
+            # the share of the Bellman targets that comes from the next states, gamma max_a' Q(s', a') (0 where
+            # gamma = 0 or every sampled transition is terminal): shows the next-state wiring at work
+            stats['hofs_bootstrap'] = self._last_bootstrap
         if rewards:
             stats['hofs_reward'] = float(torch.stack(rewards).mean())
         return torch.stack(frames, dim=1).detach(), losses, stats
@@ -304,4 +309,5 @@ class HOFSSynthesizer(BaseOcclusionSynthesizer):
             with torch.no_grad():
                 next_q[live] = target_net(batch['next_states'][live].flatten(0, 1)).view(-1, next_q.shape[1])
         targets = bellman_targets(batch['rewards'], next_q, batch['terminal'], self.gamma)
+        self._last_bootstrap = float((targets - batch['rewards']).mean())
         return q_learning_loss(q, targets)

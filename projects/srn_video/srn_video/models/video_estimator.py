@@ -118,13 +118,22 @@ class SRNVideoEstimator(TopdownPoseEstimator):
 
     # ------------------------------------------------------------------------------------------------ reward model
     def init_reward_model(self) -> None:
-        """Freeze a copy of the current backbone, neck and head as HOFS's reward model (Eq. 10)."""
-        frozen = nn.ModuleDict(dict(backbone=copy.deepcopy(self.backbone), head=copy.deepcopy(self.head)))
+        """Freeze a copy of the current backbone, neck and head as HOFS's reward model (Eq. 10).
+
+        The first call (at build) makes the copy; later calls (:class:`HOFSInitHook`, after ``load_from``) copy
+        the current weights into it, so the optimiser, built in between from the model's parameters, refers to
+        the one frozen copy the model holds, not to a replaced one kept alive (a model's worth of memory)."""
+        parts = dict(backbone=self.backbone, head=self.head)
         if self.with_neck:
-            frozen['neck'] = copy.deepcopy(self.neck)
-        frozen.requires_grad_(False)
-        frozen.eval()
-        self.reward_model = frozen
+            parts['neck'] = self.neck
+        if self.reward_model is None:
+            self.reward_model = nn.ModuleDict({k: copy.deepcopy(v) for k, v in parts.items()})
+        else:
+            with torch.no_grad():
+                for k, v in parts.items():
+                    self.reward_model[k].load_state_dict(v.state_dict())
+        self.reward_model.requires_grad_(False)
+        self.reward_model.eval()
 
     def train(self, mode: bool = True):
         super().train(mode)
