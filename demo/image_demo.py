@@ -59,17 +59,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmfacealign  # noqa: E402,F401
 from mmfacealign.apis.face_detectors import DETECTORS, DetectorUnavailable  # noqa: E402
 from mmfacealign.apis.face_detectors import detect_faces as _detect_faces  # noqa: E402
-from mmfacealign.apis.image_inference import (  # noqa: E402
-    IMAGE_EXTENSIONS,
-    BackendUnavailable,
-    CheckpointMismatchError,
-    ImageReadError,
-)
+from mmfacealign.apis.image_inference import IMAGE_EXTENSIONS, BackendUnavailable, ImageReadError  # noqa: E402
+from mmfacealign.apis.inference import EXIT_CHECKPOINT_MISMATCH, CheckpointMismatchError  # noqa: E402
 
 EXIT_OK = 0
 EXIT_UNREADABLE = 3
 EXIT_NO_FACE = 4
-EXIT_BAD_CHECKPOINT = 5
+EXIT_BAD_CHECKPOINT = EXIT_CHECKPOINT_MISMATCH          # 5, as tools/deployment/export_onnx.py
 EXIT_UNAVAILABLE = 6
 
 

@@ -9,7 +9,6 @@ from .face_detectors import (
 )
 from .image_inference import (
     BackendUnavailable,
-    CheckpointMismatchError,
     ImageReadError,
     align_faces,
     draw_faces,
@@ -17,10 +16,19 @@ from .image_inference import (
     load_aligner,
     read_image,
 )
-from .inference import inference_config, init_model
+from .inference import (
+    EXIT_CHECKPOINT_MISMATCH,
+    CheckpointMismatchError,
+    inference_config,
+    init_model,
+    input_size_of,
+    load_config,
+    load_weights,
+)
 
 __all__ = [
-    'inference_config', 'init_model', 'DEFAULT_DETECTOR', 'DETECTORS', 'DetectorUnavailable', 'available_detectors',
+    'inference_config', 'init_model', 'input_size_of', 'load_config', 'load_weights', 'EXIT_CHECKPOINT_MISMATCH',
+    'DEFAULT_DETECTOR', 'DETECTORS', 'DetectorUnavailable', 'available_detectors',
     'build_detector', 'detect_faces', 'BackendUnavailable', 'CheckpointMismatchError', 'ImageReadError',
     'align_faces', 'draw_faces', 'faces_to_json', 'load_aligner', 'read_image'
 ]

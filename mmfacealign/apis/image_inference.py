@@ -8,15 +8,13 @@
     faces[0]['keypoints']                                     # (K, 2) pixels of the input image
     cv2.imwrite('drawn.jpg', draw_faces(img_bgr, faces))
 
-:func:`load_aligner` compares the checkpoint's keys and shapes with the model's before loading and raises
-:class:`CheckpointMismatchError` naming the missing, unexpected and mis-shaped keys (MMPose's ``init_model``
-only logs them and runs with random weights). ``backend='onnxruntime'`` returns the ONNX backend's aligner
-(``mmfacealign.deployment.ORTFaceAligner``) with the same pre- and post-processing.
+:func:`load_aligner` loads the checkpoint strictly (:func:`~mmfacealign.apis.inference.load_weights`: a
+:class:`~mmfacealign.apis.inference.CheckpointMismatchError` names the missing, unexpected and mis-shaped keys,
+where MMPose's ``init_model`` only logs them and runs with random weights). ``backend='onnxruntime'`` returns the
+ONNX backend's aligner (``mmfacealign.deployment.ORTFaceAligner``) with the same pre- and post-processing.
 """
 import os.path as osp
-import re
-from collections import OrderedDict
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Union
 
 import numpy as np
 
@@ -27,23 +25,6 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '
 
 class ImageReadError(OSError):
     """An image file that does not exist or cannot be decoded."""
-
-
-class CheckpointMismatchError(RuntimeError):
-    """The checkpoint's parameters do not match the model built from the config."""
-
-    def __init__(self, checkpoint: str, config: str, missing: Sequence[str], unexpected: Sequence[str],
-                 mis_shaped: Sequence[str], show: int = 10):
-        self.missing, self.unexpected, self.mis_shaped = list(missing), list(unexpected), list(mis_shaped)
-
-        def listing(what, keys):
-            more = f' (and {len(keys) - show} more)' if len(keys) > show else ''
-            return f'\n  {what} ({len(keys)}): {", ".join(keys[:show])}{more}' if keys else ''
-
-        super().__init__(f'checkpoint {checkpoint} does not match the model of config {config}:'
-                         + listing('missing in the checkpoint', self.missing)
-                         + listing('unexpected in the checkpoint', self.unexpected)
-                         + listing('shape differs (checkpoint vs model)', self.mis_shaped))
 
 
 class BackendUnavailable(ImportError):
@@ -61,16 +42,6 @@ def read_image(path: str) -> np.ndarray:
     return img
 
 
-def checkpoint_mismatch(model, state_dict: dict):
-    """``(missing, unexpected, mis_shaped)`` keys of ``state_dict`` against ``model.state_dict()``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mis_shaped = [f'{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}' for k in own
-                  if k in state_dict and hasattr(state_dict[k], 'shape') and state_dict[k].shape != own[k].shape]
-    return missing, unexpected, mis_shaped
-
-
 def load_aligner(config=None, checkpoint: Optional[str] = None, device: str = 'cpu', backend: str = 'pytorch',
                  onnx: Optional[str] = None, strict: bool = True, cfg_options: Optional[dict] = None):
     """The model to pass to :func:`align_faces`.
@@ -82,22 +53,17 @@ def load_aligner(config=None, checkpoint: Optional[str] = None, device: str = 'c
         checkpoint: ``.pth`` file (``state_dict`` + ``meta.dataset_meta`` as the runner saves it); None keeps
             random weights (pytorch backend only).
         backend: ``'pytorch'`` or ``'onnxruntime'`` (then ``onnx`` is the exported model).
-        strict: raise :class:`CheckpointMismatchError` when keys or shapes differ; with False the mismatch is
-            only warned about and the matching parameters are loaded.
+        strict: raise :class:`~mmfacealign.apis.inference.CheckpointMismatchError` when keys or shapes differ;
+            with False mmengine loads the matching parameters and logs the rest
+            (:func:`~mmfacealign.apis.inference.load_weights`).
     """
-    from mmengine.config import Config
-
-    from .inference import init_model
+    from .inference import init_model, load_config, load_weights
     if config is None:
         if checkpoint is not None:
             raise ValueError('load_aligner: a checkpoint without its config; pass the config it was trained with')
         from .default_model import default_model
         config, checkpoint = default_model()
-    if isinstance(config, str) and '::' in config and not osp.isfile(config):
-        from mmengine.hub import get_config  # an MMPose config by name, e.g. mmpose::face_2d_...
-        cfg = get_config(config)
-    else:
-        cfg = Config.fromfile(config) if isinstance(config, str) else config
+    cfg = load_config(config)
     if backend == 'onnxruntime':
         if not onnx:
             raise ValueError("backend 'onnxruntime' needs the exported model (--onnx model.onnx)")
@@ -110,27 +76,8 @@ def load_aligner(config=None, checkpoint: Optional[str] = None, device: str = 'c
 
     model = init_model(cfg, None, device='cpu', cfg_options=cfg_options)
     if checkpoint is not None:
-        from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
-        if not osp.isfile(checkpoint) and '://' not in checkpoint:
-            raise FileNotFoundError(f'checkpoint {checkpoint!r} not found')
-        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-        state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        state_dict = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
-        missing, unexpected, mis_shaped = checkpoint_mismatch(model, state_dict)
-        if missing or unexpected or mis_shaped:
-            err = CheckpointMismatchError(checkpoint, getattr(cfg, 'filename', None) or '<Config>', missing,
-                                          unexpected, mis_shaped)
-            if strict:
-                raise err
-            import warnings
-            warnings.warn(f'{err}\nloading the matching parameters only (strict=False)')
-            own = model.state_dict()
-            state_dict = OrderedDict((k, v) for k, v in state_dict.items()
-                                     if k in own and getattr(v, 'shape', None) == own[k].shape)
-        _load_checkpoint_to_model(model, dict(state_dict=state_dict), strict=strict)
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        if isinstance(meta, dict) and 'dataset_meta' in meta:
-            model.dataset_meta = meta['dataset_meta']
+        load_weights(model, checkpoint, strict=strict,
+                     config_name=config if isinstance(config, str) else getattr(cfg, 'filename', None))
     return model.to(device).eval()
 
 

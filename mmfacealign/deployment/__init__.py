@@ -1,20 +1,8 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Deployment: ONNX export of any mmfacealign (or MMPose top-down) model and an onnxruntime inference backend with
 the same pre- and post-processing as PyTorch inference (``tools/deployment/export_onnx.py`` is the CLI)."""
-from .onnx_export import (
-    CheckpointMismatchError,
-    ExportError,
-    OnnxCheckError,
-    UnsupportedOpError,
-    build_model,
-    check_onnx,
-    export_onnx,
-    input_size_of,
-    load_checkpoint_strict,
-    load_config,
-)
+from .onnx_export import ExportError, OnnxCheckError, UnsupportedOpError, build_model, check_onnx, export_onnx
 from .ort_backend import ORTFaceAligner, inference_topdown_ort
 
-__all__ = ['CheckpointMismatchError', 'ExportError', 'OnnxCheckError', 'UnsupportedOpError', 'build_model',
-           'check_onnx', 'export_onnx', 'input_size_of', 'load_checkpoint_strict', 'load_config', 'ORTFaceAligner',
-           'inference_topdown_ort']
+__all__ = ['ExportError', 'OnnxCheckError', 'UnsupportedOpError', 'build_model', 'check_onnx', 'export_onnx',
+           'ORTFaceAligner', 'inference_topdown_ort']

@@ -12,8 +12,6 @@ The exporter is torch's TorchScript-based one (``dynamo=False``): on torch 2.9 i
 project, the Python branches of the heads (SRN's mean-shape check, the finite-centre checks of the patch
 cropping) being evaluated once at trace time.
 """
-import copy
-import os.path as osp
 import re
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -32,10 +30,6 @@ class ExportError(RuntimeError):
     """Base class of the errors of the export tool (its CLI exits non-zero with the message)."""
 
 
-class CheckpointMismatchError(ExportError):
-    """The checkpoint's parameter names or shapes do not match the model built from the config."""
-
-
 class UnsupportedOpError(ExportError):
     """An operator of the model has no ONNX form at the requested opset."""
 
@@ -48,88 +42,19 @@ class OnnxCheckError(ExportError):
     """onnxruntime's outputs differ from PyTorch's by more than the tolerance."""
 
 
-# ------------------------------------------------------------------------------------------------ config / model
-def load_config(config: Union[str, Config], cfg_options: Optional[dict] = None) -> Config:
-    """A config from a path, a ``package::relative/path.py`` name (e.g. ``mmpose::face_2d_keypoint/...``, which
-    ``Config.fromfile`` does not accept) or a ``Config``; ``cfg_options`` merged in."""
-    if isinstance(config, Config):
-        cfg = copy.deepcopy(config)
-    elif '::' in config and not osp.isfile(config):
-        from mmengine.hub import get_config
-        cfg = get_config(config)
-    else:
-        cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
-
-
-def input_size_of(cfg: Config) -> Tuple[int, int]:
-    """(w, h) of the model input: the test pipeline's ``TopdownAffine``, else the head's codec."""
-    from mmfacealign.apis import inference_config
-    try:
-        pipeline = inference_config(cfg).test_dataloader.dataset.pipeline
-    except (KeyError, AttributeError):
-        pipeline = []
-    for step in pipeline:
-        if step.get('type') == 'TopdownAffine' and 'input_size' in step:
-            return tuple(int(s) for s in step['input_size'])
-    decoder = cfg.model.get('head', {}).get('decoder') or {}
-    if 'input_size' in decoder:
-        return tuple(int(s) for s in decoder['input_size'])
-    raise KeyError(f'{cfg.filename}: no input size found (test pipeline TopdownAffine.input_size or '
-                   'model.head.decoder.input_size); pass --input-size W H')
-
-
-def _state_dict_of(checkpoint: dict) -> Dict[str, Tensor]:
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointMismatchError(f'the checkpoint holds no state_dict (got {type(checkpoint).__name__})')
-    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
-
-
-def _name_list(keys: Sequence[str], limit: int = 20) -> str:
-    keys = sorted(keys)
-    more = f', ... ({len(keys) - limit} more)' if len(keys) > limit else ''
-    return ', '.join(keys[:limit]) + more
-
-
-def load_checkpoint_strict(model: nn.Module, checkpoint: str) -> dict:
-    """Load ``checkpoint`` into ``model``, every key and shape checked; raises :class:`CheckpointMismatchError`
-    naming the missing, unexpected and shape-mismatched keys. Returns the checkpoint's ``meta`` (or {})."""
-    from mmengine.runner.checkpoint import _load_checkpoint
-    if not osp.isfile(checkpoint):
-        raise CheckpointMismatchError(f'checkpoint {checkpoint}: no such file')
-    from mmfacealign.apis.image_inference import checkpoint_mismatch  # the one key / shape comparison
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = _state_dict_of(ckpt)
-    missing, unexpected, mismatched = checkpoint_mismatch(model, state)
-    if missing or unexpected or mismatched:
-        lines = [f'checkpoint {checkpoint} does not match the model built from the config:']
-        if missing:
-            lines.append(f'  missing keys ({len(missing)}): {_name_list(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected keys ({len(unexpected)}): {_name_list(unexpected)}')
-        if mismatched:
-            lines.append(f'  shape mismatches ({len(mismatched)}): {_name_list(mismatched)}')
-        raise CheckpointMismatchError('\n'.join(lines))
-    model.load_state_dict(state, strict=True)
-    return ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-
-
+# ------------------------------------------------------------------------------------------------------ model
 def build_model(config: Union[str, Config], checkpoint: Optional[str] = None,
                 cfg_options: Optional[dict] = None) -> nn.Module:
     """The model of ``config`` (mmfacealign's ``init_model``: any project config or ``mmpose::`` name) on the CPU in
-    eval mode, with ``checkpoint`` loaded strictly (:func:`load_checkpoint_strict`); random weights without one."""
+    eval mode, with ``checkpoint`` loaded strictly (:func:`~mmfacealign.apis.load_weights`, which raises
+    :class:`~mmfacealign.apis.CheckpointMismatchError`); random weights without one."""
     from mmpose.utils import register_all_modules
     register_all_modules()
     import mmfacealign  # noqa: F401  (registers the project's modules)
-    from mmfacealign.apis import init_model
+    from mmfacealign.apis import init_model, load_config, load_weights
     model = init_model(load_config(config, cfg_options), None, device='cpu')
     if checkpoint is not None:
-        meta = load_checkpoint_strict(model, checkpoint)
-        if 'dataset_meta' in meta:
-            model.dataset_meta = meta['dataset_meta']
+        load_weights(model, checkpoint, strict=True, config_name=config if isinstance(config, str) else None)
     return model.eval()
 
 

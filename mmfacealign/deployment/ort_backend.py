@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from .onnx_export import INPUT_NAME, build_model, input_size_of, load_config, ort_session
+from ..apis.inference import input_size_of, load_config
+from .onnx_export import INPUT_NAME, build_model, ort_session
 
 
 @contextmanager

@@ -15,8 +15,8 @@ from e2e_utils import load_tool
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnx')
 
+from mmfacealign.apis import EXIT_CHECKPOINT_MISMATCH, CheckpointMismatchError  # noqa: E402
 from mmfacealign.deployment import (  # noqa: E402
-    CheckpointMismatchError,
     ORTFaceAligner,
     UnsupportedOpError,
     build_model,
@@ -149,14 +149,16 @@ def test_checkpoint_mismatch_names_keys(tmp_path, capsys):
     state['state_dict']['head.extra.weight'] = torch.zeros(1)
     torch.save(state, ckpt)
     config, options = FAMILIES['baseline']
-    with pytest.raises(CheckpointMismatchError, match=r'missing keys \(1\): head\.fc\.weight') as err:
+    with pytest.raises(CheckpointMismatchError, match=r'missing keys in source state_dict: head\.fc\.weight') as err:
         build_model(osp.join(REPO, config), ckpt, cfg_options=options)
-    assert 'unexpected keys (1): head.extra.weight' in str(err.value)
-    # the CLI: the full-size config against the tiny checkpoint, exit code 2 with the shape mismatches named
-    assert _export_tool().main([osp.join(REPO, config), ckpt, '--out', str(tmp_path / 'x.onnx')]) == 2
+    assert 'unexpected key in source state_dict: head.extra.weight' in str(err.value)
+    # the CLI: the full-size config against the tiny checkpoint, the demo's exit code with the shape mismatches named
+    assert _export_tool().main([osp.join(REPO, config), ckpt, '--out', str(tmp_path / 'x.onnx')]) == 5
+    assert EXIT_CHECKPOINT_MISMATCH == 5
     err = capsys.readouterr().err
-    assert 'missing keys (1): head.fc.weight' in err and 'unexpected keys (1): head.extra.weight' in err
-    assert 'shape mismatches' in err and 'backbone.conv1.weight' in err
+    assert 'missing keys in source state_dict: head.fc.weight' in err
+    assert 'unexpected key in source state_dict: head.extra.weight' in err
+    assert 'size mismatch for backbone.conv1.weight' in err
     assert not osp.exists(tmp_path / 'x.onnx')
 
 

@@ -72,6 +72,7 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import mmfacealign  # noqa: E402,F401
+from mmfacealign.apis import input_size_of, load_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -118,28 +119,6 @@ def parse_args(argv=None):
     p.add_argument('--markdown', help='write the table (and the target checks) to this markdown file')
     p.add_argument('--chart', help='write the accuracy-vs-latency chart to this PNG file')
     return p.parse_args(argv)
-
-
-def resolve_config(path: str) -> str:
-    """A config path, or ``package::relative/path.py`` inside an installed OpenMMLab package's configs (as
-    ``_base_`` accepts it; ``Config.fromfile`` does not)."""
-    if '::' not in path:
-        return path
-    import importlib
-    package, rel = path.split('::', 1)
-    root = osp.dirname(importlib.import_module(package).__file__)
-    for candidate in (osp.join(root, '.mim', 'configs', rel), osp.join(root, 'configs', rel)):
-        if osp.isfile(candidate):
-            return candidate
-    raise FileNotFoundError(f'{path}: no such config in the installed {package} ({root})')
-
-
-def input_size_of(cfg):
-    """(w, h) of the model input, from the head's decoder (codec)."""
-    decoder = cfg.model.head.get('decoder')
-    if decoder is None or 'input_size' not in decoder:
-        raise KeyError('model.head.decoder.input_size is needed to know the input size')
-    return tuple(decoder['input_size'])
 
 
 def regression_reference(model_cfg):
@@ -550,12 +529,11 @@ def main(argv=None):
         raise SystemExit('benchmark_model.py: give at least one CONFIG (or --render a saved json)')
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mmengine.config import Config
     from mmpose.utils import register_all_modules
     register_all_modules(init_default_scope=True)
 
     if args.memory_child:
-        cfg = Config.fromfile(resolve_config(args.configs[0]))
+        cfg = load_config(args.configs[0])
         model_cfg = regression_reference(cfg.model) if args.memory_child == 'reference' else cfg.model
         print(json.dumps(memory_child(model_cfg, input_size_of(cfg), args)))
         return
@@ -580,10 +558,9 @@ def main(argv=None):
                        f'(configs: {", ".join(sorted(stems))})')
     for path in args.configs:
         is_external = '::' in path                 # another package's config (MMPose's face models)
-        path = resolve_config(path)
-        cfg = Config.fromfile(path)
+        cfg = load_config(path)                    # a path or a package::relative/path.py name
         size = input_size_of(cfg)
-        name = osp.splitext(osp.basename(path))[0]
+        name = osp.splitext(osp.basename(path.split('::')[-1]))[0]
         for spec in args.variant:                     # a bad --variant fails before anything is measured
             apply_variant(cfg.model, spec)
         res = measure(cfg.model, size, args)

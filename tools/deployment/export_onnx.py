@@ -6,14 +6,15 @@
 
 CONFIG is any config of the project (baseline, SCDF static/dynamic, FFLD, ODN, SRN) or an MMPose one by its
 ``mmpose::`` name; CHECKPOINT is loaded strictly (missing, unexpected and shape-mismatched keys are listed and the
-tool exits 2). The graph computes ``backbone -> neck -> head.forward`` (for the project's heads: (B, K, 2)
-normalised input coordinates; SRN's cascade unrolled) with a dynamic batch axis; decoding stays in Python
+tool exits 5, as the demo does). The graph computes ``backbone -> neck -> head.forward`` (for the project's heads:
+(B, K, 2) normalised input coordinates; SRN's cascade unrolled) with a dynamic batch axis; decoding stays in Python
 (``mmfacealign.deployment.ORTFaceAligner``). The check (on by default) runs PyTorch and onnxruntime on the same
 random inputs at batch 1 and at --batch, prints the max abs difference and exits 4 above --atol (times the
 largest output when that exceeds 1: MMPose's SimCC logits; the project's coordinates are below 1).
 
-Exit codes: 0 done; 2 checkpoint does not match the config; 3 an operator has no ONNX form at the opset (op and
-opset named); 4 onnxruntime differs from PyTorch by more than --atol; 1 any other error.
+Exit codes: 0 done; 5 the checkpoint is missing or does not match the config (the demo's code for the same fault);
+3 an operator has no ONNX form at the opset (op and opset named); 4 onnxruntime differs from PyTorch by more than
+--atol; 1 any other error.
 """
 import argparse
 import os
@@ -25,9 +26,10 @@ from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # run from a clone
 
+from mmfacealign.apis import EXIT_CHECKPOINT_MISMATCH, CheckpointMismatchError, input_size_of  # noqa: E402
 from mmfacealign.deployment import onnx_export as ox  # noqa: E402
 
-EXIT_CHECKPOINT, EXIT_UNSUPPORTED, EXIT_CHECK = 2, 3, 4
+EXIT_UNSUPPORTED, EXIT_CHECK = 3, 4
 
 
 def parse_args(argv=None):
@@ -50,7 +52,7 @@ def parse_args(argv=None):
 def run(args) -> int:
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = ox.build_model(args.config, checkpoint, cfg_options=args.cfg_options)
-    input_size = tuple(args.input_size) if args.input_size else ox.input_size_of(model.cfg)
+    input_size = tuple(args.input_size) if args.input_size else input_size_of(model.cfg)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     start = time.perf_counter()
     names = ox.export_onnx(model, args.out, input_size, opset=args.opset)
@@ -69,9 +71,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except ox.CheckpointMismatchError as err:
+    except (CheckpointMismatchError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
-        return EXIT_CHECKPOINT
+        return EXIT_CHECKPOINT_MISMATCH
     except ox.UnsupportedOpError as err:
         print(f'error: {err}', file=sys.stderr)
         return EXIT_UNSUPPORTED
