@@ -82,21 +82,17 @@ def load_aligner(config=None, checkpoint: Optional[str] = None, device: str = 'c
 
 
 def ort_backend():
-    """The onnxruntime backend module (``mmfacealign.deployment``: ``ORTFaceAligner``, ``inference_topdown_ort``);
-    :class:`BackendUnavailable` when it or onnxruntime cannot be imported."""
-    import importlib
-    errors = []
-    for name in ('mmfacealign.deployment', 'mmfacealign.apis.onnx_backend'):
-        try:
-            module = importlib.import_module(name)
-            if hasattr(module, 'ORTFaceAligner') and hasattr(module, 'inference_topdown_ort'):
-                import onnxruntime  # noqa: F401
-                return module
-            errors.append(f'{name} has no ORTFaceAligner')
-        except ImportError as e:
-            errors.append(str(e))
-    raise BackendUnavailable('the onnxruntime backend is not available (' + '; '.join(errors) + '): install '
-                             'onnxruntime (requirements/runtime.txt), or use --backend pytorch')
+    """The onnxruntime backend module (``mmfacealign.deployment``, whose ``ORTFaceAligner`` MMPose's
+    ``inference_topdown`` runs like a PyTorch model); :class:`BackendUnavailable` when onnxruntime or onnx is
+    missing."""
+    try:
+        import onnxruntime  # noqa: F401
+
+        from .. import deployment
+    except ImportError as e:
+        raise BackendUnavailable(f'the onnxruntime backend is not available ({e}): install onnxruntime '
+                                 '(requirements/runtime.txt), or use --backend pytorch') from e
+    return deployment
 
 
 def _to_numpy(x):
@@ -145,11 +141,8 @@ def align_faces(model, img: Union[str, np.ndarray], bboxes=None, detector='defau
         model_boxes = boxes
     else:
         model_boxes = to_landmark_box(boxes, box_convention)
-    if type(model).__name__ == 'ORTFaceAligner':
-        samples = ort_backend().inference_topdown_ort(model, img, bboxes=model_boxes, bbox_format='xyxy')
-    else:
-        from mmpose.apis import inference_topdown
-        samples = inference_topdown(model, img, bboxes=model_boxes, bbox_format='xyxy')
+    from mmpose.apis import inference_topdown  # PyTorch models and ORTFaceAligner alike
+    samples = inference_topdown(model, img, bboxes=model_boxes, bbox_format='xyxy')
     faces = []
     for box, model_box, sample in zip(boxes, model_boxes, samples):
         inst = sample.pred_instances

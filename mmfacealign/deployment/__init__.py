@@ -2,7 +2,7 @@
 """Deployment: ONNX export of any mmfacealign (or MMPose top-down) model and an onnxruntime inference backend with
 the same pre- and post-processing as PyTorch inference (``tools/deployment/export_onnx.py`` is the CLI)."""
 from .onnx_export import ExportError, OnnxCheckError, UnsupportedOpError, build_model, check_onnx, export_onnx
-from .ort_backend import ORTFaceAligner, inference_topdown_ort
+from .ort_backend import ORTFaceAligner
 
 __all__ = ['ExportError', 'OnnxCheckError', 'UnsupportedOpError', 'build_model', 'check_onnx', 'export_onnx',
-           'ORTFaceAligner', 'inference_topdown_ort']
+           'ORTFaceAligner']

@@ -1,11 +1,15 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """onnxruntime inference with the pre- and post-processing of PyTorch inference.
 
-:func:`inference_topdown_ort` is ``mmpose.apis.inference_topdown`` with the network replaced by an ONNX graph made
-by ``tools/deployment/export_onnx.py``: the same test pipeline (:func:`mmfacealign.apis.inference_config`), the
-same normalisation (the model's ``data_preprocessor``), the same decoding (the head's ``predict`` / codec) and the
-same mapping of the keypoints back to image pixels (``TopdownPoseEstimator.add_pred_to_datasample``). The model
-built from the config (no weights loaded) only hosts these steps; its network never runs.
+:class:`ORTFaceAligner` is a model that ``mmpose.apis.inference_topdown`` runs like a ``TopdownPoseEstimator``
+(it has the ``cfg``, ``dataset_meta`` and ``test_step`` that function uses), with the network replaced by an ONNX
+graph made by ``tools/deployment/export_onnx.py``: the same test pipeline (:func:`mmfacealign.apis.inference_config`),
+the same normalisation (the model's ``data_preprocessor``), the same decoding (the head's ``predict`` / codec) and
+the same mapping of the keypoints back to image pixels (``TopdownPoseEstimator.add_pred_to_datasample``). The model
+built from the config (no weights loaded) only hosts these steps; its network never runs::
+
+    from mmpose.apis import inference_topdown
+    samples = inference_topdown(ORTFaceAligner('model.onnx', CONFIG), img, bboxes)
 
 No flip test: the ONNX graph holds one forward pass, so ``test_cfg.flip_test`` is switched off; compare with
 PyTorch inference run with ``model.test_cfg.flip_test=False``.
@@ -84,39 +88,3 @@ class ORTFaceAligner:
         with torch.no_grad():
             data = self.model.data_preprocessor(batch, False)
         return self.predict(data['inputs'], data['data_samples'])
-
-
-def inference_topdown_ort(aligner: ORTFaceAligner, img: Union[np.ndarray, str],
-                          bboxes: Optional[Union[list, np.ndarray]] = None, bbox_format: str = 'xyxy') -> list:
-    """``mmpose.apis.inference_topdown`` through onnxruntime: a list of ``PoseDataSample`` (one per box) with
-    ``pred_instances.keypoints`` in image pixels. No boxes: the whole image is one box. No flip test."""
-    from mmcv.transforms import Compose
-    from mmengine.dataset import pseudo_collate
-    from mmengine.registry import init_default_scope
-    from mmpose.structures.bbox import bbox_xywh2xyxy
-    from PIL import Image
-
-    scope = aligner.cfg.get('default_scope', 'mmpose')
-    if scope is not None:
-        init_default_scope(scope)
-    pipeline = Compose(aligner.cfg.test_dataloader.dataset.pipeline)
-    if bboxes is None or len(bboxes) == 0:
-        if isinstance(img, str):
-            w, h = Image.open(img).size
-        else:
-            h, w = img.shape[:2]
-        bboxes = np.array([[0, 0, w, h]], dtype=np.float32)
-    else:
-        bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
-        if bbox_format not in ('xyxy', 'xywh'):
-            raise ValueError(f'bbox_format must be xyxy or xywh, got {bbox_format!r}')
-        if bbox_format == 'xywh':
-            bboxes = bbox_xywh2xyxy(bboxes)
-    data_list = []
-    for bbox in bboxes:
-        info = dict(img_path=img) if isinstance(img, str) else dict(img=img)
-        info['bbox'] = bbox[None]
-        info['bbox_score'] = np.ones(1, dtype=np.float32)
-        info.update(aligner.dataset_meta)
-        data_list.append(pipeline(info))
-    return aligner.test_step(pseudo_collate(data_list)) if data_list else []

@@ -21,7 +21,6 @@ from mmfacealign.deployment import (  # noqa: E402
     UnsupportedOpError,
     build_model,
     export_onnx,
-    inference_topdown_ort,
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -127,7 +126,7 @@ def test_ort_backend_matches_pytorch_inference(family, tmp_path):
     img, box = synthface_face()
     boxes = np.stack([box, box + np.array([5, -3, 9, 4])])            # two faces: a batch of 2 boxes
     ref = inference_topdown(model, img, boxes)
-    got = inference_topdown_ort(aligner, img, boxes)
+    got = inference_topdown(aligner, img, boxes)                     # MMPose's own function runs the ORT model
     assert len(got) == len(ref) == 2
     for r, g in zip(ref, got):
         kr, kg = r.pred_instances.keypoints, g.pred_instances.keypoints
@@ -136,9 +135,9 @@ def test_ort_backend_matches_pytorch_inference(family, tmp_path):
         assert np.allclose(g.pred_instances.bboxes, r.pred_instances.bboxes)
     # xywh boxes and no boxes (the whole image)
     xywh = np.concatenate([box[:2], box[2:] - box[:2]])[None]
-    assert np.abs(inference_topdown_ort(aligner, img, xywh, bbox_format='xywh')[0].pred_instances.keypoints
+    assert np.abs(inference_topdown(aligner, img, xywh, bbox_format='xywh')[0].pred_instances.keypoints
                   - ref[0].pred_instances.keypoints).max() < 1e-3
-    assert len(inference_topdown_ort(aligner, img)) == 1
+    assert len(inference_topdown(aligner, img)) == 1
 
 
 def test_checkpoint_mismatch_names_keys(tmp_path, capsys):
