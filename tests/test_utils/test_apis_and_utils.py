@@ -1,6 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 import io
 import os.path as osp
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,3 +57,33 @@ def test_dump_json_atomic(tmp_path):
     with pytest.raises(TypeError):
         dump_json_atomic({'a': object()}, str(path))
     assert path.read_text() == '{"a": 1}' and sorted(p.name for p in path.parent.iterdir()) == ['x.json']
+
+
+def test_atomic_file_path_and_directory(tmp_path):
+    from mmfacealign.utils.io import atomic_directory, atomic_file, atomic_path
+    target = tmp_path / 'blob.bin'
+    with atomic_file(str(target), 'wb', fsync=True) as f:
+        f.write(b'abc')
+    with pytest.raises(RuntimeError), atomic_file(str(target), 'wb') as f:
+        f.write(b'half')
+        raise RuntimeError('killed mid-write')
+    assert target.read_bytes() == b'abc' and sorted(p.name for p in tmp_path.iterdir()) == ['blob.bin']
+    arr = tmp_path / 'a.npz'
+    with atomic_path(str(arr)) as tmp:
+        assert tmp.endswith('.npz') and tmp != str(arr)
+        np.savez(tmp, x=np.arange(3))
+    assert np.load(arr)['x'].tolist() == [0, 1, 2]
+    # a directory appears whole or not at all; an old one is replaced only once the new one is complete
+    out = tmp_path / 'data'
+    with atomic_directory(str(out)) as tmp:
+        (Path(tmp) / 'meta.json').write_text('1')
+    with pytest.raises(RuntimeError), atomic_directory(str(out)) as tmp:
+        (Path(tmp) / 'meta.json').write_text('2')
+        raise RuntimeError('killed mid-generation')
+    assert (out / 'meta.json').read_text() == '1'
+    stale = tmp_path / 'data.partial-999999999'                  # a dead writer's leftovers
+    stale.mkdir()
+    with atomic_directory(str(out)) as tmp:
+        (Path(tmp) / 'meta.json').write_text('3')
+    assert (out / 'meta.json').read_text() == '3' and not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.npz', 'blob.bin', 'data']

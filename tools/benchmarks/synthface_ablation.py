@@ -171,6 +171,7 @@ def render(args):
 
 
 def main(argv=None):
+    from mmfacealign.utils.io import dump_json_atomic
     args = parse_args(argv)
     if not args.render:
         os.makedirs(args.out_dir, exist_ok=True)
@@ -180,10 +181,7 @@ def main(argv=None):
             left = '' if i == 0 else f', about {(time.time() - t0) / i * (len(todo) - i) / 60:.0f} min left'
             print(f'[{i + 1}/{len(todo)}] {name}{left}', flush=True)
             result = run_variant(args, name)
-            tmp = osp.join(args.out_dir, f'.{name}.json.partial')
-            with open(tmp, 'w') as f:
-                json.dump(result, f, indent=1)
-            os.replace(tmp, osp.join(args.out_dir, f'{name}.json'))
+            dump_json_atomic(result, osp.join(args.out_dir, f'{name}.json'), indent=1)
             render(args)
     render(args)
 

@@ -24,7 +24,6 @@ at the end: an interrupted run leaves no half-written dataset behind.
 import json
 import os
 import os.path as osp
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -33,6 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ...utils.io import atomic_directory
 from .occluders import OCCLUDER_KINDS, draw_occluder, occluder_mask, occlusion_flags, sample_occluder
 from .renderer import apply_photometric, render_background, render_face, sample_style
 from .shape_model import PointDistributionModel, load_pdm, place_shape, pose_shape
@@ -258,27 +258,6 @@ def _work(job: Tuple[str, int, int]) -> List[dict]:
     return out
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale_partials(out_dir: str) -> None:
-    parent, base = osp.split(osp.abspath(out_dir))
-    if not osp.isdir(parent):
-        return
-    for name in os.listdir(parent):
-        if name.startswith(base + '.partial-'):
-            pid = name.rsplit('-', 1)[-1]
-            if not (pid.isdigit() and _pid_alive(int(pid))):
-                shutil.rmtree(osp.join(parent, name), ignore_errors=True)
-
-
 def read_meta(out_dir: str) -> Optional[dict]:
     """The ``meta.json`` of a complete SynthFace directory, or None."""
     path = osp.join(out_dir, 'meta.json')
@@ -308,11 +287,9 @@ def write_synthface(out_dir: str, cfg: Optional[SynthFaceConfig] = None, workers
     if meta is None and osp.exists(out_dir) and os.listdir(out_dir) and not force:
         raise FileExistsError(f'{out_dir} exists and is not a SynthFace dataset (no meta.json); '
                               f'remove it, pass --force, or choose another --out-dir')
-    _remove_stale_partials(out_dir)
     pdm = pdm or load_pdm(cfg.shape_model)
-    tmp = f'{osp.abspath(out_dir)}.partial-{os.getpid()}'
     start = time.time()
-    try:
+    with atomic_directory(out_dir) as tmp:
         os.makedirs(osp.join(tmp, 'annotations'))
         jobs = []
         for split in cfg.splits:
@@ -344,17 +321,6 @@ def write_synthface(out_dir: str, cfg: Optional[SynthFaceConfig] = None, workers
             meta['photo_sources'] = get_photo_bank().meta()     # which photographs, from which package version
         with open(osp.join(tmp, 'meta.json'), 'w', encoding='utf-8') as f:
             json.dump(meta, f, indent=2)
-        old = None
-        if osp.exists(out_dir):
-            old = f'{osp.abspath(out_dir)}.old-{os.getpid()}'
-            os.rename(out_dir, old)
-        os.makedirs(osp.dirname(osp.abspath(out_dir)), exist_ok=True)
-        os.rename(tmp, out_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if osp.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     total = sum(counts.values())
     elapsed = time.time() - start
     log(f'SynthFace: wrote {total} faces ({counts}) to {out_dir} in {elapsed:.1f} s '

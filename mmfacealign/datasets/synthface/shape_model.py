@@ -25,6 +25,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ...utils.io import atomic_path
 from .mean_shape import template_depth, template_modes, template_shape
 
 REAL_SHAPES_PACKAGE = 'facial-keypoints-detecter==1.0.0'
@@ -55,10 +56,9 @@ class PointDistributionModel:
         return self.mean + np.tensordot(b, self.modes, axes=1)
 
     def save(self, path: str) -> None:
-        tmp = f'{path}.tmp-{os.getpid()}.npz'
-        np.savez(tmp, mean=self.mean, modes=self.modes, stds=self.stds, depth=self.depth,
-                 source=np.array(self.source), one_sided=np.array(self.one_sided, dtype=np.int64))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, mean=self.mean, modes=self.modes, stds=self.stds, depth=self.depth,
+                     source=np.array(self.source), one_sided=np.array(self.one_sided, dtype=np.int64))
 
     @classmethod
     def load(cls, path: str) -> 'PointDistributionModel':

@@ -76,7 +76,6 @@ included); rendering is about 3.5 ms a frame.
 import json
 import os
 import os.path as osp
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -84,7 +83,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .generator import _WORKER, SPLIT_IDS, _jsonable, _remove_stale_partials, coco_annotation, map_jobs, read_meta
+from ...utils.io import atomic_directory
+from .generator import _WORKER, SPLIT_IDS, _jsonable, coco_annotation, map_jobs, read_meta
 from .occluders import Occluder, draw_occluder, occluder_mask, occlusion_flags, sample_occluder
 from .renderer import apply_photometric, render_background, render_face, sample_style, unit_grid
 from .shape_model import PointDistributionModel, load_pdm, pose_shape
@@ -396,17 +396,6 @@ def _check_target(out_dir: str, settings: dict, force: bool) -> Optional[dict]:
     return meta
 
 
-def _move_into_place(tmp: str, out_dir: str) -> None:
-    """Rename the finished ``tmp`` to ``out_dir``, replacing an old dataset only now."""
-    old = f'{osp.abspath(out_dir)}.old-{os.getpid()}' if osp.exists(out_dir) else None
-    if old:
-        os.rename(out_dir, old)
-    os.makedirs(osp.dirname(osp.abspath(out_dir)), exist_ok=True)
-    os.rename(tmp, out_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_synthface_video(out_dir: str, cfg: Optional[SynthFaceVideoConfig] = None, workers: int = 1,
                           force: bool = False, pdm: Optional[PointDistributionModel] = None, log=print) -> dict:
     """Generate SynthFace video into ``out_dir`` and return its ``meta.json`` content.
@@ -420,12 +409,10 @@ def write_synthface_video(out_dir: str, cfg: Optional[SynthFaceVideoConfig] = No
     if meta is not None:
         log(f'SynthFace video already present in {out_dir}; reusing it')
         return meta
-    _remove_stale_partials(out_dir)
     pdm = pdm or load_pdm(cfg.shape_model)
-    tmp = f'{osp.abspath(out_dir)}.partial-{os.getpid()}'
     start = time.time()
     jobs = [(split, v) for split in cfg.splits for v in range(cfg.num_videos(split))]
-    try:
+    with atomic_directory(out_dir) as tmp:
         os.makedirs(osp.join(tmp, 'annotations'))
         for split in cfg.splits:
             os.makedirs(osp.join(tmp, 'images', split))
@@ -442,10 +429,6 @@ def write_synthface_video(out_dir: str, cfg: Optional[SynthFaceVideoConfig] = No
                     categories={k: _jsonable(asdict(c)) for k, c in CATEGORIES.items()})
         with open(osp.join(tmp, 'meta.json'), 'w', encoding='utf-8') as f:
             json.dump(meta, f, indent=2)
-        _move_into_place(tmp, out_dir)
-    finally:
-        if osp.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     total = sum(c['frames'] for c in counts.values())
     elapsed = time.time() - start
     log(f'SynthFace video: wrote {len(jobs)} videos, {total} frames ({counts}) to {out_dir} in {elapsed:.1f} s '
