@@ -21,6 +21,8 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
+from ..utils.boxes import landmark_box  # noqa: F401  (the box the calibration maps to)
+
 
 @dataclass(frozen=True)
 class BoxCalibration:
@@ -56,15 +58,6 @@ CALIBRATIONS: Dict[str, BoxCalibration] = {
     'mtcnn': BoxCalibration(dx=0.013, dy=0.131, sw=1.033, sh=0.776,
                             source='median over 25 real-photo faces, dlib 68-point extents (real_photo_check.py)'),
 }
-
-
-def landmark_box(keypoints) -> np.ndarray:
-    """The box ``(4,)`` xyxy of the landmarks' extent ``(K, 2)`` (non-finite points ignored)."""
-    k = np.asarray(keypoints, np.float64).reshape(-1, 2)
-    k = k[np.isfinite(k).all(1)]
-    if len(k) == 0:
-        raise ValueError('landmark_box: no finite landmark')
-    return np.concatenate([k.min(0), k.max(0)]).astype(np.float32)
 
 
 def fit_calibration(detector_boxes, landmark_boxes, source: str = 'fitted') -> BoxCalibration:

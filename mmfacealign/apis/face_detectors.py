@@ -24,6 +24,8 @@ from typing import Callable, Dict, Optional, Union
 
 import numpy as np
 
+from ..utils.boxes import box_iou
+
 DEFAULT_DETECTOR = 'mtcnn'
 
 DETECTORS: Dict[str, Callable[..., 'FaceDetector']] = {}
@@ -197,18 +199,6 @@ def detect_faces(img_bgr: np.ndarray, min_size: int = 24, detector='default') ->
 
 # ----------------------------------------------------------------------------------------------------------------
 # Comparison on the real photos that registry packages ship: python -m mmfacealign.apis.face_detectors
-
-def box_iou(a, b) -> np.ndarray:
-    """IoU matrix of xyxy boxes ``(N, 4)`` x ``(M, 4)``."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
-
 
 # Hand-set face boxes (xyxy, pixels; forehead to chin, ear to ear) of the sample photos.
 ASTRONAUT_FACE = (176.0, 60.0, 268.0, 178.0)          # skimage.data.astronaut(), 512x512

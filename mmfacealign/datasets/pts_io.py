@@ -31,6 +31,9 @@ import warnings
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmpose.structures.bbox import bbox_xyxy2xywh
+
+from ..utils.boxes import landmark_box
 
 #: Extensions of the image formats OpenCV's imread decodes (MMPose's LoadImage reads images with it).
 IMAGE_EXTS = ('.jpg', '.jpeg', '.jpe', '.jp2', '.png', '.bmp', '.dib', '.webp', '.avif', '.ppm', '.pgm', '.pbm',
@@ -62,14 +65,6 @@ def read_pts(path: str) -> np.ndarray:
     if len(pts) != n:
         raise ValueError(f'{path}: n_points says {n} but {len(pts)} points are listed')
     return np.asarray(pts, dtype=np.float64)
-
-
-def landmark_box(pts: np.ndarray, margin: float = 0.0) -> np.ndarray:
-    """``[x, y, w, h]`` of the landmark box enlarged by ``margin`` x its size on each side."""
-    lo, hi = pts.min(0), pts.max(0)
-    size = hi - lo
-    lo, hi = lo - margin * size, hi + margin * size
-    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
 
 
 def scan_pts_folder(img_root: str) -> Tuple[List[str], List[str]]:
@@ -149,7 +144,7 @@ def pts_folder_to_coco(img_root: str, images: Optional[Sequence[str]] = None, ma
             continue
         width, height = size
         i = len(coco['images'])
-        box = landmark_box(pts, margin)
+        box = bbox_xyxy2xywh(landmark_box(pts, margin)[None])[0]                    # COCO's x, y, w, h
         kpts = np.concatenate([pts, np.full((len(pts), 1), 2.0)], 1)
         coco['images'].append(dict(id=i, file_name=rel.replace(os.sep, '/'), height=height, width=width))
         coco['annotations'].append(dict(

@@ -36,6 +36,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..utils.boxes import box_iou, landmark_box
 from ..utils.io import atomic_file
 from .functional.face_nme import normalized_landmark_errors, per_image_nme
 from .functional.normalizers import inter_ocular_distance
@@ -345,13 +346,6 @@ def peer_available(peer: str) -> Optional[str]:
         return str(e)
 
 
-def landmark_extent(points: np.ndarray) -> np.ndarray:
-    """The landmark box ``x1, y1, x2, y2`` (float64) of ``(K, 2)`` points: what SynthFace stores as a face's box
-    and what the pipeline's ``GetBBoxCenterScale`` pads by 1.25."""
-    points = np.asarray(points, np.float64).reshape(-1, 2)
-    return np.concatenate([points.min(0), points.max(0)])
-
-
 def peer_landmarks(img: np.ndarray, peer: str = 'dlib', upsample: int = 1, min_score: float = 0.3,
                    max_detect_side: int = 1280) -> List[dict]:
     """68 iBUG points of every face a peer predictor finds in a BGR image.
@@ -398,7 +392,7 @@ def peer_landmarks(img: np.ndarray, peer: str = 'dlib', upsample: int = 1, min_s
         result = model.process(rgb)
         for mesh in result.multi_face_landmarks or []:
             pts = np.array([[p.x * w, p.y * h] for p in mesh.landmark], np.float64)
-            faces.append(dict(peer_box=landmark_extent(pts), keypoints=pts[list(MEDIAPIPE_TO_IBUG68)], score=None))
+            faces.append(dict(peer_box=landmark_box(pts), keypoints=pts[list(MEDIAPIPE_TO_IBUG68)], score=None))
     faces.sort(key=lambda f: -np.prod(f['peer_box'][2:] - f['peer_box'][:2]))
     return faces
 
@@ -422,12 +416,6 @@ def nme68(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
     errors = normalized_landmark_errors(pred, ref, inter_ocular_distance(ref, *IOD_INDICES))
     nme = per_image_nme(errors)
     return float(nme[0]) if one else nme
-
-
-def box_iou(a, b) -> np.ndarray:
-    """IoU matrix of xyxy boxes ``(N, 4)`` x ``(M, 4)``."""
-    from mmfacealign.apis.face_detectors import box_iou as iou
-    return iou(a, b)
 
 
 def match_box(target: np.ndarray, boxes: np.ndarray, min_iou: float = 0.2) -> Optional[int]:
@@ -511,7 +499,7 @@ def box_stats(images: Sequence[np.ndarray], landmarks_list: Sequence, detector='
         lms = lms[None] if lms.ndim == 2 else lms.reshape(-1, *lms.shape[-2:])
         boxes = np.asarray(det(img), np.float64).reshape(-1, 4)
         for j, pts in enumerate(lms):
-            lm_box = landmark_extent(pts)
+            lm_box = landmark_box(pts)
             k = match_box(lm_box, boxes, min_iou)
             row = dict(image=names[i] if names else i, face=j, landmark_box=lm_box.round(2).tolist(),
                        detector_box=None if k is None else boxes[k].round(2).tolist())
@@ -545,7 +533,7 @@ def reference_faces(record: dict, peers: Sequence[str] = ('dlib', ), min_iou: fl
     faces: List[dict] = []
 
     def add(name, pts, box=None):
-        ext = landmark_extent(pts)
+        ext = landmark_box(pts)
         if faces:
             iou = box_iou(ext[None], np.stack([f['landmark_box'] for f in faces]))[0]
             k = int(iou.argmax())
@@ -565,5 +553,5 @@ def reference_faces(record: dict, peers: Sequence[str] = ('dlib', ), min_iou: fl
     order = ['gt', *peers]
     for f in faces:
         f['primary'] = next(n for n in order if n in f['refs'])
-        f['landmark_box'] = landmark_extent(f['refs'][f['primary']])
+        f['landmark_box'] = landmark_box(f['refs'][f['primary']])
     return faces

@@ -242,7 +242,7 @@ def test_reference_faces_merges_gt_and_peer(astronaut):
     faces = rp.reference_faces(dict(image=astronaut, landmarks=np.stack([dlib_pts + 2.0, far])), ['dlib'])
     assert len(faces) == 2
     assert set(faces[0]['refs']) == {'gt', 'dlib'} and faces[0]['primary'] == 'gt'
-    np.testing.assert_allclose(faces[0]['landmark_box'], rp.landmark_extent(dlib_pts + 2.0))
+    np.testing.assert_allclose(faces[0]['landmark_box'], rp.landmark_box(dlib_pts + 2.0))
     assert set(faces[1]['refs']) == {'gt'}
 
 
@@ -263,7 +263,7 @@ def test_real_photo_check_tool(tmp_path, repo_root, capsys):
     assert set(face['ours']) == set(tool.box_kinds()) >= {'det', 'lmk'} and face['primary_reference'] == 'dlib'
     assert face['ours']['det']['box'] == face['detector_box'] == face['ours']['det']['model_box']
     pts = np.array(face['references']['dlib'])
-    np.testing.assert_allclose(face['ours']['lmk']['box'], rp.landmark_extent(pts), atol=0.01)
+    np.testing.assert_allclose(face['ours']['lmk']['box'], rp.landmark_box(pts), atol=0.01)
     ours = np.array(face['ours']['lmk']['keypoints'])
     assert face['ours']['lmk']['nme']['dlib'] == pytest.approx(rp.nme68(ours, pts), abs=1e-3)
     assert res['means']['lmk:dlib']['faces'] == 1

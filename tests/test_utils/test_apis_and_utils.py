@@ -87,3 +87,16 @@ def test_atomic_file_path_and_directory(tmp_path):
         (Path(tmp) / 'meta.json').write_text('3')
     assert (out / 'meta.json').read_text() == '3' and not stale.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['a.npz', 'blob.bin', 'data']
+
+
+def test_boxes_by_hand():
+    from mmfacealign.utils.boxes import box_area, box_iou, landmark_box
+    pts = np.array([[1., 2.], [5., 4.], [np.nan, 0.], [3., 10.]])
+    np.testing.assert_array_equal(landmark_box(pts), [1, 2, 5, 10])                 # the NaN point ignored
+    np.testing.assert_array_equal(landmark_box(pts, margin=0.5), [-1, -2, 7, 14])    # size (4, 8) x 0.5 a side
+    with pytest.raises(ValueError, match='no finite landmark'):
+        landmark_box(np.full((3, 2), np.nan))
+    np.testing.assert_array_equal(box_area([[0, 0, 2, 3], [1, 1, 0, 5]]), [6, 0])     # an inverted box: area 0
+    # (0,0,2,2) and (1,1,3,3): intersection 1, union 7; an empty pair gives 0, not NaN
+    iou = box_iou([[0, 0, 2, 2], [5, 5, 5, 5]], [[1, 1, 3, 3], [5, 5, 5, 5]])
+    np.testing.assert_allclose(iou, [[1 / 7, 0], [0, 0]])

@@ -61,36 +61,24 @@ from torch import nn
 
 from mmfacealign.apis import inference_config
 from mmfacealign.models.heads.srn_head import SRNHead
+from mmfacealign.utils.boxes import box_area, box_iou, landmark_box
 
 INIT_MODES = ('mean', 'previous')
 
 Detector = Callable[[np.ndarray], np.ndarray]
 
 
-def landmark_box(keypoints: np.ndarray) -> np.ndarray:
-    """The tight xyxy box (4, ) of landmarks (N, 2)."""
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    return np.concatenate([keypoints.min(0), keypoints.max(0)])
-
-
-def box_area(box: np.ndarray) -> float:
-    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xyxy boxes (0 when both are empty)."""
-    inter = box_area(np.array([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])]))
-    union = box_area(a) + box_area(b) - inter
-    return inter / union if union > 0 else 0.0
+def _area(box: np.ndarray) -> float:
+    return float(box_area(box)[0])
 
 
 def outside_share(box: np.ndarray, image_shape: Sequence[int]) -> float:
     """The share of ``box``'s area outside the image ``(h, w, ...)`` (1 for an empty box)."""
-    area = box_area(box)
+    area = _area(box)
     if area <= 0:
         return 1.0
     h, w = image_shape[:2]
-    return 1.0 - box_area(np.array([max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)])) / area
+    return 1.0 - _area(np.array([max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)])) / area
 
 
 @dataclass
@@ -130,12 +118,12 @@ class TrackLossRule:
         if prev_box is None:
             return None
         if self.max_scale_change is not None:
-            prev_area = box_area(prev_box)
-            change = np.sqrt(box_area(box) / prev_area) if prev_area > 0 else np.inf
+            prev_area = _area(prev_box)
+            change = np.sqrt(_area(box) / prev_area) if prev_area > 0 else np.inf
             if not 1 / self.max_scale_change <= change <= self.max_scale_change:
                 return f'box size changed by x{change:.2f} (limit x{self.max_scale_change})'
         if self.min_iou is not None:
-            iou = box_iou(box, prev_box)
+            iou = float(box_iou(box, prev_box)[0, 0])
             if iou < self.min_iou:
                 return f'IoU {iou:.2f} with the previous box (min {self.min_iou})'
         return None
