@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmfacealign.datasets.pts_io import landmark_box, pts_folder_to_coco, read_pts
+from mmfacealign.datasets.pts_io import pts_folder_to_coco, read_pts
+from mmfacealign.utils.boxes import landmark_box
 
 
 def _write_pts(path, pts):
@@ -52,9 +53,10 @@ def test_read_pts_and_errors(tmp_path):
 
 
 def test_landmark_box_margin():
+    """One box convention (xyxy, mmfacealign.utils.boxes); the converter writes COCO's x, y, w, h from it."""
     pts = np.array([[10.0, 20.0], [30.0, 60.0]])
-    np.testing.assert_allclose(landmark_box(pts), [10, 20, 20, 40])
-    np.testing.assert_allclose(landmark_box(pts, 0.1), [8, 16, 24, 48])
+    np.testing.assert_allclose(landmark_box(pts), [10, 20, 30, 60])
+    np.testing.assert_allclose(landmark_box(pts, 0.1), [8, 16, 32, 64])
 
 
 def test_folder_conversion_shifts_to_zero_based_and_loads(pts_folder, tmp_path):
@@ -66,6 +68,9 @@ def test_folder_conversion_shifts_to_zero_based_and_loads(pts_folder, tmp_path):
         np.testing.assert_allclose(kpts[:, :2], truth[im['file_name']], atol=2e-3)
         assert (kpts[:, 2] == 2).all() and im['width'] == im['height'] == 128
         assert ann['scale'] == pytest.approx(max(ann['bbox'][2:]) / 200, abs=1e-5)
+        x, y, w, h = ann['bbox']                              # COCO's x, y, w, h of the landmark extent
+        lo, hi = kpts[:, :2].min(0), kpts[:, :2].max(0)
+        np.testing.assert_allclose([x, y, x + w, y + h], [*lo, *hi], atol=2e-3)
     keep = pts_folder_to_coco(root, one_based=False)
     shift = np.array(keep['annotations'][0]['keypoints']).reshape(-1, 3)[:, :2] - truth['a.png']
     np.testing.assert_allclose(shift, 1.0, atol=2e-3)
