@@ -58,9 +58,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmfacealign  # noqa: E402,F401
 from mmfacealign.apis.face_detectors import DETECTORS, DetectorUnavailable  # noqa: E402
-from mmfacealign.apis.face_detectors import detect_faces as _detect_faces  # noqa: E402
 from mmfacealign.apis.image_inference import IMAGE_EXTENSIONS, BackendUnavailable, ImageReadError  # noqa: E402
 from mmfacealign.apis.inference import EXIT_CHECKPOINT_MISMATCH, CheckpointMismatchError  # noqa: E402
+from mmfacealign.utils.cli import ToolError, run_tool  # noqa: E402
 
 EXIT_OK = 0
 EXIT_UNREADABLE = 3
@@ -69,17 +69,7 @@ EXIT_BAD_CHECKPOINT = EXIT_CHECKPOINT_MISMATCH          # 5, as tools/deployment
 EXIT_UNAVAILABLE = 6
 
 
-class DemoError(Exception):
-
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
-
-
-def detect_faces(img_bgr: np.ndarray, min_size: int = 24, detector='default') -> np.ndarray:
-    """Face boxes ``(F, 4)`` float32 xyxy, largest first, from ``detector`` (a name of
-    :mod:`mmfacealign.apis.face_detectors`, default MTCNN, or a callable)."""
-    return _detect_faces(img_bgr, min_size=min_size, detector=detector)
+DemoError = ToolError      # a failure with its exit code (mmfacealign.utils.cli), shared with the video demo
 
 
 def list_images(source: str, recursive: bool = False) -> Tuple[List[str], str]:
@@ -241,12 +231,7 @@ def run(args) -> dict:
 
 
 def main(argv: Optional[list] = None) -> dict:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except DemoError as e:
-        print(f'image_demo: {e}', file=sys.stderr)
-        sys.exit(e.code)
+    return run_tool('image_demo', run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@
         [--bbox X1 Y1 X2 Y2] [--init mean|previous] [--redetect] [--device cpu] [--max-frames N]
 
 The face of the first frame is given with --bbox, or found by the image demo's default detector (MTCNN, see
-``mmfacealign/apis/face_detectors.py``, through ``demo/image_demo.py``'s ``detect_faces``; the largest face). Every
+``mmfacealign/apis/face_detectors.py``, ``mmfacealign.apis.detect_faces``; the largest face). Every
 later frame is cropped around the previous frame's landmark box; a lost track
 (projects/srn_video/srn_video/apis/tracker.py states the rule; --max-outside, --max-scale-change and --min-iou set
 it) restarts from the detector (without --bbox, or with --redetect) or from the --bbox box. No flip test is applied
@@ -36,7 +36,8 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmfacealign  # noqa: E402,F401
-from demo.image_demo import detect_faces  # noqa: E402
+from mmfacealign.apis import detect_faces  # noqa: E402
+from mmfacealign.utils.cli import ToolError, run_tool  # noqa: E402
 from mmfacealign.visualization import FaceAlignmentVisualizer  # noqa: E402
 
 EXIT_VIDEO_UNREADABLE = 3
@@ -45,13 +46,7 @@ EXIT_NOT_SRN = 5
 EXIT_OUTPUT_UNPLAYABLE = 6
 
 
-class DemoError(SystemExit):
-    """A failure with its message (printed to stderr) and the documented exit code."""
-
-    def __init__(self, code: int, message: str):
-        print(f'video_demo: {message}', file=sys.stderr)
-        super().__init__(code)
-        self.message = message
+DemoError = ToolError      # a failure with its exit code (mmfacealign.utils.cli), shared with the image demo
 
 
 def parse_args(argv=None):
@@ -125,7 +120,10 @@ def _jsonable(result: dict) -> dict:
 
 
 def main(argv=None) -> dict:
-    args = parse_args(argv)
+    return run_tool('video_demo', run, parse_args(argv))
+
+
+def run(args) -> dict:
     import cv2
     from mmengine.utils import ProgressBar
 

@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from demo.image_demo import EXIT_BAD_CHECKPOINT, EXIT_NO_FACE, EXIT_UNAVAILABLE, EXIT_UNREADABLE, detect_faces, main
-from mmfacealign.apis import CheckpointMismatchError, DetectorUnavailable, align_faces, build_detector, load_aligner
+from demo.image_demo import EXIT_BAD_CHECKPOINT, EXIT_NO_FACE, EXIT_UNAVAILABLE, EXIT_UNREADABLE, main
+from mmfacealign.apis import (
+    CheckpointMismatchError,
+    DetectorUnavailable,
+    align_faces,
+    build_detector,
+    detect_faces,
+    load_aligner,
+)
 from mmfacealign.apis.face_detectors import ASTRONAUT_FACE, DEFAULT_DETECTOR, MTCNNDetector, box_iou
 
 CONFIG = 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'
