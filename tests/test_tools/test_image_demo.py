@@ -35,6 +35,14 @@ def setup(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp('image_demo')
     config = osp.join(repo_root, CONFIG)
     model = init_model(config, None)
+    # the head predicts the template face shape in every box (zero weights, the shape as bias), so the drawings
+    # have a face-sized layout to draw; random weights put all 68 points close together, on some draws so close
+    # that contour lines added no pixel to the points
+    from mmfacealign.datasets.synthface.mean_shape import template_shape
+    shape = (np.asarray(template_shape(), np.float32) * 0.35 + 0.5).reshape(-1)         # normalised, in [0.15, 0.85]
+    with torch.no_grad():
+        model.head.fc.weight.zero_()
+        model.head.fc.bias.copy_(torch.from_numpy(shape))
     ckpt = str(root / 'random.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=model.dataset_meta)), ckpt)
     state = model.state_dict()
