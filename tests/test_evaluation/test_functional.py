@@ -157,3 +157,23 @@ def test_bad_errors_and_thresholds_raise():
         auc_ced([], 0.1)
     with pytest.raises(ValueError, match='positive'):
         auc_ced(ERRORS, 0.0)
+
+
+def test_per_face_nme_numpy_and_torch_agree_with_a_hand_computation():
+    import torch
+
+    from mmfacealign.evaluation.functional import per_face_nme, per_face_nme_torch
+    gt = np.zeros((2, 3, 2))
+    pred = gt.copy()
+    pred[0, 0] = [3, 4]                     # face 0: errors 5, 0, 0 -> mean 5/3, over d = 2 -> 5/6
+    pred[1, 1] = [0, 2]                     # face 1: errors 0, 2, 0; with the mask (1, 1, 0): 1, over d = 4
+    d = np.array([2., 4.])
+    np.testing.assert_allclose(per_face_nme(pred, gt, d), [5 / 6, 2 / 3 / 4])
+    mask = np.array([[1, 1, 1], [1, 1, 0]], bool)
+    np.testing.assert_allclose(per_face_nme(pred, gt, d, mask), [5 / 6, 1 / 4])
+    t = per_face_nme_torch(torch.tensor(pred), torch.tensor(gt), torch.tensor(d), torch.tensor(mask))
+    np.testing.assert_allclose(t.numpy(), [5 / 6, 1 / 4])
+    # (B, T, K, 2) cascade stages against one target, normalisers (B, 1)
+    stages = torch.tensor(np.stack([pred, gt], 1))                                   # (2, 2, 3, 2)
+    out = per_face_nme_torch(stages, torch.tensor(gt)[:, None], torch.tensor(d)[:, None])
+    np.testing.assert_allclose(out.numpy(), [[5 / 6, 0], [2 / 3 / 4, 0]])

@@ -10,10 +10,14 @@ where the landmark is annotated), per-image normaliser ``d`` (see ``normalizers.
   all labelled points of all images; the two agree when every image has the same number of labelled points.
 * per-landmark NME ``NME_k = sum_n m[n, k] e[n, k] / sum_n m[n, k]``
 * NME over a point category ``c`` (e.g. occluded): ``sum_{n,k} c m e / sum_{n,k} c m`` (pooled over points).
+
+:func:`per_face_nme` (numpy, for evaluation and tools) and :func:`per_face_nme_torch` (differentiable, for losses
+and rewards) compute the per-image NME, side by side; nothing else in the package re-derives it.
 """
 from typing import Optional
 
 import numpy as np
+import torch
 
 
 def normalized_landmark_errors(pred: np.ndarray, gt: np.ndarray, normalizers: np.ndarray) -> np.ndarray:
@@ -101,3 +105,34 @@ def pooled_nme(errors: np.ndarray, select: np.ndarray) -> Optional[float]:
     if not select.any():
         return None
     return float(np.asarray(errors, dtype=np.float64)[select].mean())
+
+
+def per_face_nme(pred: np.ndarray, gt: np.ndarray, normalizers: np.ndarray,
+                 mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """``NME[n]`` (N,) of predictions ``(N, K, 2)`` against ``gt`` with normalisers ``(N,)`` over the labelled
+    points ``mask`` ``(N, K)`` (default all): :func:`per_image_nme` of :func:`normalized_landmark_errors`."""
+    return per_image_nme(normalized_landmark_errors(pred, gt, normalizers), mask)
+
+
+def per_face_nme_torch(pred: torch.Tensor, gt: torch.Tensor, normalizers: torch.Tensor,
+                       weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The torch twin of :func:`per_face_nme`, differentiable in ``pred``.
+
+    Args:
+        pred (Tensor): ``(..., K, 2)``, e.g. (B, K, 2) or (B, T, K, 2) for T cascade stages.
+        gt (Tensor): broadcastable to ``pred``, in the same units.
+        normalizers (Tensor): broadcastable to ``pred.shape[:-2]`` (e.g. (B,) for (B, K, 2), (B, 1) for
+            (B, T, K, 2)); callers bound it away from 0.
+        weights (Tensor, optional): broadcastable to ``pred.shape[:-1]``: each landmark's weight (e.g. 1 for
+            labelled points); the mean is over the weights (at least 1). Default: the plain mean over K.
+
+    Returns:
+        Tensor: ``pred.shape[:-2]``.
+    """
+    dist = (pred - gt).norm(dim=-1)                                                   # (..., K)
+    if weights is None:
+        per_face = dist.mean(-1)
+    else:
+        w = weights.to(dist.dtype).expand_as(dist)
+        per_face = (dist * w).sum(-1) / w.sum(-1).clamp_min(1)
+    return per_face / normalizers

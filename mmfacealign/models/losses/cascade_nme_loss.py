@@ -16,6 +16,7 @@ from typing import Optional, Sequence, Union
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from ...evaluation.functional.face_nme import per_face_nme_torch
 from .normalized_l2_loss import NormalizedL2Loss
 
 
@@ -51,13 +52,10 @@ class CascadeNMELoss(nn.Module):
         if outputs.ndim != 4 or outputs.shape[:1] + outputs.shape[2:] != target.shape:
             raise ValueError(f'CascadeNMELoss: expected outputs (B, T, K, 2) and target (B, K, 2), got '
                              f'{tuple(outputs.shape)} and {tuple(target.shape)}')
-        dist = (outputs - target[:, None]).norm(dim=-1)                     # (B, T, K)
+        weights = None
         if self.use_target_weight:
             if target_weight is None:
                 raise ValueError('CascadeNMELoss: use_target_weight=True needs target_weight')
-            w = target_weight.reshape(target.shape[0], 1, target.shape[1]).to(dist.dtype)
-            per_face = (dist * w).sum(-1) / w.sum(-1).clamp_min(1)
-        else:
-            per_face = dist.mean(-1)                                          # (B, T)
-        per_face = per_face / self.normaliser(target)[:, None]
+            weights = target_weight.reshape(target.shape[0], 1, target.shape[1])
+        per_face = per_face_nme_torch(outputs, target[:, None], self.normaliser(target)[:, None], weights)  # (B, T)
         return per_face.mean(0).sum() * self.loss_weight

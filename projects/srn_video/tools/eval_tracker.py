@@ -45,9 +45,10 @@ def load_videos(root: str, split: str = 'test'):
 
 
 def nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Per-frame inter-ocular NME (outer eye corners 36, 45) of (F, 68, 2) arrays."""
-    d = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1)
-    return np.linalg.norm(pred - gt, axis=-1).mean(-1) / d
+    """Per-frame inter-ocular NME of (F, K, 2) arrays (the layout's outer eye corners)."""
+    from mmfacealign.evaluation.functional import get_norm_spec, inter_ocular_distance, per_face_nme
+    corners = get_norm_spec('synthface', gt.shape[1])['inter_ocular']
+    return per_face_nme(pred, gt, inter_ocular_distance(gt, *corners))
 
 
 def main(argv=None):

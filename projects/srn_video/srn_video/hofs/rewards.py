@@ -20,6 +20,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from mmfacealign.evaluation.functional import per_face_nme_torch
 from mmfacealign.models.losses.normalized_l2_loss import NormalizedL2Loss
 from mmfacealign.models.utils.coordinates import normalised_to_pixels
 
@@ -47,7 +48,7 @@ def interocular_nme(pred: Tensor, gt: Tensor, image_size: Sequence[int],
                          f'{tuple(gt.shape)}')
     pred_px, gt_px = normalised_to_pixels(pred, image_size), normalised_to_pixels(gt, image_size)
     dist = NormalizedL2Loss(norm_indices=norm_indices, eps=eps).normaliser(gt_px)
-    return (pred_px - gt_px).norm(dim=-1).mean(dim=1) / dist
+    return per_face_nme_torch(pred_px, gt_px, dist)
 
 
 def srn_reward_fn(model: nn.Module) -> RewardModel:
