@@ -36,13 +36,14 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..models.utils.landmark_groups import OUTER_EYE_CORNERS
 from ..utils.boxes import box_iou, landmark_box
 from ..utils.io import atomic_file
 from .functional.face_nme import normalized_landmark_errors, per_image_nme
 from .functional.normalizers import inter_ocular_distance
 
 #: Outer eye corners of the iBUG-68 layout, the inter-ocular normaliser.
-IOD_INDICES = (36, 45)
+IOD_INDICES = OUTER_EYE_CORNERS[68]          # the peers' and our 68 points
 
 # ------------------------------------------------------------------------------------------------------------
 # Photos

@@ -23,12 +23,21 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ...models.utils.landmark_groups import EYE_CENTRES, OUTER_EYE_CORNERS
+
 NORM_MODES = ('inter_ocular', 'inter_pupil', 'bbox_size', 'bbox_width', 'bbox_diagonal', 'box_size')
 KEYPOINT_NORM_MODES = ('inter_ocular', 'inter_pupil')
 BBOX_NORM_MODES = ('bbox_size', 'bbox_width', 'bbox_diagonal')
 
-_IBUG68 = dict(default='inter_ocular', inter_ocular=(36, 45),
-               inter_pupil=(tuple(range(36, 42)), tuple(range(42, 48))))
+def _spec(num_keypoints: int) -> dict:
+    """A layout's keypoint normalisers, from the one table (``models/utils/landmark_groups.py``)."""
+    spec = dict(default='inter_ocular', inter_ocular=OUTER_EYE_CORNERS[num_keypoints])
+    if num_keypoints in EYE_CENTRES:
+        spec['inter_pupil'] = EYE_CENTRES[num_keypoints]
+    return spec
+
+
+_IBUG68 = _spec(68)
 
 #: ``{dataset_name: {num_keypoints: spec}}``; ``spec['default']`` is the normaliser ``'auto'`` picks,
 #: ``spec['inter_ocular']`` a pair of indices, ``spec['inter_pupil']`` a pair of index groups.
@@ -38,14 +47,14 @@ DATASET_NORMALIZERS: Dict[str, Dict[int, dict]] = {
     '300wlp': {68: _IBUG68},
     'coco_wholebody_face': {68: _IBUG68},
     'synthface': {68: _IBUG68},
-    'wflw': {98: dict(default='inter_ocular', inter_ocular=(60, 72), inter_pupil=((96, ), (97, )))},
+    'wflw': {98: _spec(98)},
     'cofw': {
-        29: dict(default='inter_ocular', inter_ocular=(8, 9), inter_pupil=((16, ), (17, ))),
+        29: _spec(29),
         # COFW-68 (Ghiasi & Fowlkes' re-annotation of the COFW test set in the iBUG layout)
         68: _IBUG68,
     },
     'aflw': {19: dict(default='box_size')},
-    'lapa': {106: dict(default='inter_ocular', inter_ocular=(66, 79))},
+    'lapa': {106: _spec(106)},
 }
 
 

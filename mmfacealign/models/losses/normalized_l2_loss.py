@@ -10,9 +10,7 @@ from typing import Optional, Sequence, Union
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-#: Outer eye corners by landmark count: iBUG 68 (300W, 300VW, SynthFace), WFLW 98, COFW 29 and AFLW 19 (MMPose's
-#: ``aflw.py`` metainfo: points 6-8 one eye, 9-11 the other, outer corners 6 and 11; a flip swaps 6 and 11).
-OUTER_EYE_CORNERS = {68: (36, 45), 98: (60, 72), 29: (8, 9), 19: (6, 11)}
+from ..utils.landmark_groups import OUTER_EYE_CORNERS  # the layouts' table (models/utils/landmark_groups.py)
 
 
 @MODELS.register_module()
@@ -22,8 +20,9 @@ class NormalizedL2Loss(nn.Module):
     Args:
         norm_indices ('auto' | sequence of 2 int | None): Landmarks whose ground-truth distance is ``d``.
             ``'auto'`` (default): the outer eye corners of the layout, chosen by the landmark count
-            (:data:`OUTER_EYE_CORNERS`: ``(36, 45)`` for 68 points, ``(60, 72)`` for WFLW's 98, ``(8, 9)`` for
-            COFW's 29, ``(6, 11)`` for AFLW's 19); any other count is an error asking for ``norm_indices``. A pair
+            (``landmark_groups.OUTER_EYE_CORNERS``: ``(36, 45)`` for 68 points, ``(60, 72)`` for WFLW's 98,
+            ``(8, 9)`` for COFW's 29, ``(6, 11)`` for AFLW's 19, ``(66, 79)`` for LaPa's 106); any other count is
+            an error asking for ``norm_indices``. A pair
             gives them explicitly. ``None`` gives ``d = 1``: plain summed squared error (ODN's L2, Eq. 3).
         use_target_weight (bool): Multiply each landmark's squared error by its weight. Default False (every
             landmark supervised).

@@ -56,6 +56,30 @@ COFW29_GROUPS: Dict[str, List[int]] = {
 
 LAYOUT_GROUPS: Dict[int, Dict[str, List[int]]] = {68: IBUG68_GROUPS, 98: WFLW98_GROUPS, 29: COFW29_GROUPS}
 
+#: The outer eye corners (the subject's right eye first) per layout, keyed by the number of landmarks: the
+#: inter-ocular normaliser of the metrics (``evaluation/functional/normalizers.py``), of the losses
+#: (``NormalizedL2Loss``, ``CascadeNMELoss``), of the real-photo check and of the video metrics. 68: iBUG (300W,
+#: 300VW, SynthFace, COCO-WholeBody-face, COFW-68); 98: WFLW; 29: COFW; 19: AFLW (points 6-11 are the eyes in
+#: MMPose's ``aflw.py`` metainfo, 6 and 11 the outer corners; AFLW's own metric is the box size); 106: LaPa.
+OUTER_EYE_CORNERS: Dict[int, Tuple[int, int]] = {68: (36, 45), 98: (60, 72), 29: (8, 9), 19: (6, 11), 106: (66, 79)}
+
+#: The eye centres of the inter-pupil normaliser: each the mean of a group of landmarks (the six points of each
+#: eye for iBUG 68, as the 300W papers do; the annotated pupils of WFLW and COFW, as their official code does).
+EYE_CENTRES: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {
+    68: (tuple(IBUG68_GROUPS['right_eye']), tuple(IBUG68_GROUPS['left_eye'])),
+    98: (tuple(WFLW98_GROUPS['right_pupil']), tuple(WFLW98_GROUPS['left_pupil'])),
+    29: ((16, ), (17, )),
+}
+
+
+def outer_eye_corners(num_keypoints: int, what: str = 'the inter-ocular normaliser') -> Tuple[int, int]:
+    """:data:`OUTER_EYE_CORNERS` of the layout with ``num_keypoints`` landmarks; ``ValueError`` naming the known
+    layouts otherwise."""
+    if num_keypoints not in OUTER_EYE_CORNERS:
+        raise ValueError(f'{what}: the outer eye corners are known for layouts of {sorted(OUTER_EYE_CORNERS)} '
+                         f'landmarks, not {num_keypoints}; give the two landmark indices')
+    return OUTER_EYE_CORNERS[num_keypoints]
+
 # SRN's HSRM (method_facts.md B.4): level-1 "regions" (the official code's top / mid / down branches) and the
 # level-3 "components", each a list of group names per layout. The 68-point jaw is split as the official code
 # splits it (points 0-8 and 9-16: the chin goes with the first half); the 98-point jaw alike (0-16 and 17-32).

@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
 
+from mmfacealign.models.utils.landmark_groups import outer_eye_corners  # noqa: E402
 from projects.srn_video.srn_video.apis import track_video  # noqa: E402
 from projects.srn_video.srn_video.evaluation.temporal_jitter import temporal_jitter  # noqa: E402
 
@@ -46,9 +47,8 @@ def load_videos(root: str, split: str = 'test'):
 
 def nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-frame inter-ocular NME of (F, K, 2) arrays (the layout's outer eye corners)."""
-    from mmfacealign.evaluation.functional import get_norm_spec, inter_ocular_distance, per_face_nme
-    corners = get_norm_spec('synthface', gt.shape[1])['inter_ocular']
-    return per_face_nme(pred, gt, inter_ocular_distance(gt, *corners))
+    from mmfacealign.evaluation.functional import inter_ocular_distance, per_face_nme
+    return per_face_nme(pred, gt, inter_ocular_distance(gt, *outer_eye_corners(gt.shape[1])))
 
 
 def main(argv=None):
@@ -74,7 +74,8 @@ def main(argv=None):
         pred = np.stack([np.asarray(r['keypoints'], np.float64) for r in tracked])
         boxes = [np.r_[g.min(0), g.max(0)][None] for g in gt]
         per_frame = np.stack([single.predict(f, b[0])[0] for f, b in zip(frames, boxes)])
-        d = np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1)
+        i, j = outer_eye_corners(gt.shape[1])
+        d = np.linalg.norm(gt[:, i] - gt[:, j], axis=-1)
         ids = np.arange(len(frames))
         rows[vid] = dict(category=category, lost=int(sum(r['lost'] for r in tracked)),
                          tracker_nme=float(nme(pred, gt).mean()), per_frame_nme=float(nme(per_frame, gt).mean()),

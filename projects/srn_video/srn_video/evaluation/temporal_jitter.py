@@ -15,7 +15,7 @@ still pair the result is NaN and a warning says so (no exception: a validation r
 """
 import warnings
 from collections import defaultdict
-from typing import Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -24,6 +24,7 @@ from mmpose.registry import METRICS
 
 from mmfacealign.evaluation.functional.normalizers import inter_ocular_distance
 from mmfacealign.evaluation.metrics.face_alignment_metric import _as_tags, _to_numpy
+from mmfacealign.models.utils.landmark_groups import outer_eye_corners
 
 DEFAULT_STILL_THR = 0.02
 
@@ -118,22 +119,24 @@ class TemporalJitterMetric(BaseMetric):
     Args:
         still_thr (float): the ground truth is still when its mean landmark motion, divided by the later frame's
             normaliser, is below this. Default 0.02 (2% of the inter-ocular distance per frame).
-        norm_indices (tuple): the two ground-truth landmarks whose distance is the normaliser ``d``. Default
-            ``(36, 45)``, the outer eye corners of the 68-point scheme (300W, 300VW, SynthFace).
+        norm_indices ('auto' | tuple): the two ground-truth landmarks whose distance is the normaliser ``d``.
+            Default ``'auto'``: the outer eye corners of the layout, by the number of landmarks
+            (``mmfacealign.models.utils.landmark_groups.OUTER_EYE_CORNERS``; (36, 45) for 300VW and SynthFace).
         collect_device (str): ``'cpu'`` or ``'gpu'``, for gathering results across ranks. Default ``'cpu'``.
         prefix (str, optional): prefix of the keys. Default None.
     """
     default_prefix: Optional[str] = None
 
-    def __init__(self, still_thr: float = DEFAULT_STILL_THR, norm_indices: Sequence[int] = (36, 45),
+    def __init__(self, still_thr: float = DEFAULT_STILL_THR, norm_indices: Union[str, Sequence[int]] = 'auto',
                  collect_device: str = 'cpu', prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         if not still_thr > 0:
             raise ValueError(f'TemporalJitterMetric: still_thr must be > 0, got {still_thr}')
-        if len(norm_indices) != 2:
-            raise ValueError(f'TemporalJitterMetric: norm_indices must be two landmark indices, got {norm_indices}')
+        if norm_indices != 'auto' and (isinstance(norm_indices, str) or len(norm_indices) != 2):
+            raise ValueError("TemporalJitterMetric: norm_indices must be 'auto' or two landmark indices, got "
+                             f'{norm_indices!r}')
         self.still_thr = float(still_thr)
-        self.norm_indices = tuple(int(i) for i in norm_indices)
+        self.norm_indices = norm_indices if norm_indices == 'auto' else tuple(int(i) for i in norm_indices)
 
     @staticmethod
     def _points(x, what: str, ds: dict) -> np.ndarray:
@@ -171,8 +174,10 @@ class TemporalJitterMetric(BaseMetric):
             warnings.warn('TemporalJitterMetric: no samples; jitter is NaN')
             return dict(jitter=float('nan'), jitter_pairs=0)
         gt = np.stack([r['gt'] for r in kept])
+        corners = (outer_eye_corners(gt.shape[1], 'TemporalJitterMetric (norm_indices)')
+                   if self.norm_indices == 'auto' else self.norm_indices)
         values, later = still_pairs(
-            np.stack([r['pred'] for r in kept]), gt, inter_ocular_distance(gt, *self.norm_indices),
+            np.stack([r['pred'] for r in kept]), gt, inter_ocular_distance(gt, *corners),
             [r['video_id'] for r in kept], [r['frame_id'] for r in kept], self.still_thr)
         metrics = dict(jitter=_mean_or_nan(values, f'(still_thr={self.still_thr})'), jitter_pairs=len(values))
         by_tag: Dict[str, List[float]] = defaultdict(list)
