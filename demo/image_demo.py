@@ -19,8 +19,8 @@ beside it (FILE with .json). A folder or glob shows a progress bar and ends with
 Faces: every --bbox given (pixels, applied to every input image), else the face detector's boxes (largest first;
 --max-faces keeps the largest N). --detector default is MTCNN (facenet-pytorch, weights in its wheel): on the
 sample photos of scikit-image and matplotlib it found every face, also covered or turned, with no false positive
-(``python -m mmfacealign.apis.face_detectors`` reruns that comparison). haar (OpenCV) is about 4x faster on CPU
-but misses occluded and turned faces; lbp (scikit-image) gives false positives.
+(``python tools/analysis_tools/compare_face_detectors.py`` reruns that comparison). haar (OpenCV) is about 4x
+faster on CPU but misses occluded and turned faces; lbp (scikit-image) gives false positives.
 
 Models: any mmfacealign config with its checkpoint, or MMPose's own face models (config + checkpoint). The
 checkpoint is checked against the config before loading: missing, unexpected and mis-shaped keys are named
@@ -57,7 +57,7 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmfacealign  # noqa: E402,F401
-from mmfacealign.apis.face_detectors import DETECTORS, DetectorUnavailable  # noqa: E402
+from mmfacealign.apis.face_detectors import DetectorUnavailable, detector_names  # noqa: E402
 from mmfacealign.apis.image_inference import IMAGE_EXTENSIONS, BackendUnavailable, ImageReadError  # noqa: E402
 from mmfacealign.apis.inference import EXIT_CHECKPOINT_MISMATCH, CheckpointMismatchError  # noqa: E402
 from mmfacealign.utils.cli import ToolError, run_tool  # noqa: E402
@@ -111,7 +111,7 @@ def parse_args(argv=None):
     out.add_argument('--out', help='single image only: the drawn image (the json goes beside it)')
     p.add_argument('--bbox', type=float, nargs=4, action='append', metavar=('X1', 'Y1', 'X2', 'Y2'),
                    help='face box in pixels (repeat for several faces); skips the detector')
-    p.add_argument('--detector', default='default', choices=['default', *sorted(DETECTORS)],
+    p.add_argument('--detector', default='default', choices=['default', *detector_names()],
                    help='face detector when no --bbox is given (default: mtcnn)')
     p.add_argument('--min-face-size', type=int, default=24, help='smallest face side the detector keeps (px)')
     p.add_argument('--bbox-convention', default='landmark',
@@ -157,9 +157,8 @@ def run(args) -> dict:
     if args.out_dir is None and args.out is None:
         args.out_dir = 'demo_results'
     if args.bbox_convention != 'landmark':
-        from mmfacealign.apis.face_detectors import DETECTORS
-        if args.bbox_convention not in ('default', *DETECTORS):
-            raise DemoError(2, f"--bbox-convention: 'landmark' or a detector name ({', '.join(sorted(DETECTORS))}), "
+        if args.bbox_convention not in ('default', *detector_names()):
+            raise DemoError(2, f"--bbox-convention: 'landmark' or a detector name ({', '.join(detector_names())}), "
                                f'got {args.bbox_convention!r}')
     if args.backend == 'onnxruntime' and not args.onnx:
         raise DemoError(2, '--backend onnxruntime needs the exported model: --onnx model.onnx '

@@ -1,11 +1,12 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 from .face_detectors import (
     DEFAULT_DETECTOR,
-    DETECTORS,
+    FACE_DETECTORS,
     DetectorUnavailable,
     available_detectors,
     build_detector,
     detect_faces,
+    detector_names,
 )
 from .image_inference import (
     BackendUnavailable,
@@ -28,7 +29,7 @@ from .inference import (
 
 __all__ = [
     'inference_config', 'init_model', 'input_size_of', 'load_config', 'load_weights', 'EXIT_CHECKPOINT_MISMATCH',
-    'DEFAULT_DETECTOR', 'DETECTORS', 'DetectorUnavailable', 'available_detectors',
+    'DEFAULT_DETECTOR', 'FACE_DETECTORS', 'detector_names', 'DetectorUnavailable', 'available_detectors',
     'build_detector', 'detect_faces', 'BackendUnavailable', 'CheckpointMismatchError', 'ImageReadError',
     'align_faces', 'draw_faces', 'faces_to_json', 'load_aligner', 'read_image'
 ]

@@ -98,10 +98,10 @@ def calibration_for(detector: Union[str, BoxCalibration, None]) -> BoxCalibratio
         return detector
     if not isinstance(detector, str):
         return IDENTITY                      # a user's callable detector: its boxes are taken as they are
-    from .face_detectors import DEFAULT_DETECTOR, DETECTORS
+    from .face_detectors import DEFAULT_DETECTOR, detector_names
     name = DEFAULT_DETECTOR if detector == 'default' else detector
-    if name not in DETECTORS:
-        raise ValueError(f'unknown detector {detector!r}; known: default, {", ".join(sorted(DETECTORS))}')
+    if name not in detector_names():
+        raise ValueError(f'unknown detector {detector!r}; known: default, {", ".join(detector_names())}')
     return CALIBRATIONS.get(name, IDENTITY)
 
 

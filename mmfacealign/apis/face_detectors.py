@@ -12,35 +12,32 @@ name       what                                                           packag
 =========  =============================================================  =====================================
 
 ``default`` is :data:`DEFAULT_DETECTOR` (MTCNN: the only one that found both faces of the real photos with no
-false positive, see ``python -m mmfacealign.apis.face_detectors`` and README "Image demo").
+false positive, see ``python tools/analysis_tools/compare_face_detectors.py`` and README "Image demo").
 
 Every detector takes a BGR ``uint8`` image ``(H, W, 3)`` (as ``mmcv.imread`` / ``cv2.imread`` give) and returns
 ``(F, 4)`` float32 ``x1, y1, x2, y2`` boxes, largest first (``(0, 4)`` when no face is found). A detector whose
 package is missing raises :class:`DetectorUnavailable` (an ``ImportError``) naming the package to install.
 """
 import os.path as osp
-import time
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import numpy as np
-
-from ..utils.boxes import box_iou
+from mmengine.registry import Registry
 
 DEFAULT_DETECTOR = 'mtcnn'
 
-DETECTORS: Dict[str, Callable[..., 'FaceDetector']] = {}
+#: The face detectors by name (an mmengine ``Registry``): ``@FACE_DETECTORS.register_module(name=...)`` adds one,
+#: which ``build_detector``, the demo's ``--detector`` and ``box_convention`` then know.
+FACE_DETECTORS = Registry('face detector', scope='mmfacealign')
 
 
 class DetectorUnavailable(ImportError):
     """The detector's package (or its weights) is not installed."""
 
 
-def register_detector(name: str):
-    def wrap(cls):
-        DETECTORS[name] = cls
-        cls.name = name
-        return cls
-    return wrap
+def detector_names() -> List[str]:
+    """The registered detector names, sorted (``'default'`` is :data:`DEFAULT_DETECTOR`)."""
+    return sorted(FACE_DETECTORS.module_dict)
 
 
 def _as_boxes(boxes) -> np.ndarray:
@@ -82,7 +79,7 @@ class FaceDetector:
         return f'{type(self).__name__}(min_size={self.min_size})'
 
 
-@register_detector('haar')
+@FACE_DETECTORS.register_module(name='haar')
 class HaarDetector(FaceDetector):
     """OpenCV's ``haarcascade_frontalface_default.xml`` (ships in the opencv-python 4.x wheels)."""
 
@@ -107,7 +104,7 @@ class HaarDetector(FaceDetector):
         return [[x, y, x + w, y + h] for x, y, w, h in found]
 
 
-@register_detector('lbp')
+@FACE_DETECTORS.register_module(name='lbp')
 class LBPDetector(FaceDetector):
     """OpenCV's LBP frontal-face cascade as shipped and run by scikit-image (``skimage.feature.Cascade``)."""
 
@@ -135,7 +132,7 @@ class LBPDetector(FaceDetector):
         return [[d['c'], d['r'], d['c'] + d['width'], d['r'] + d['height']] for d in found]
 
 
-@register_detector('mtcnn')
+@FACE_DETECTORS.register_module(name='mtcnn')
 class MTCNNDetector(FaceDetector):
     """MTCNN from facenet-pytorch (P/R/O-Net weights inside the wheel); boxes scored below ``min_score`` are
     dropped."""
@@ -172,18 +169,18 @@ def build_detector(detector: Union[str, FaceDetector, Callable, None] = 'default
     if callable(detector):
         return detector
     name = DEFAULT_DETECTOR if detector in (None, 'default') else detector
-    if name not in DETECTORS:
-        raise KeyError(f'unknown face detector {detector!r}; choose one of default, {", ".join(sorted(DETECTORS))}')
+    if name not in FACE_DETECTORS.module_dict:
+        raise KeyError(f'unknown face detector {detector!r}; choose one of default, {", ".join(detector_names())}')
     key = (name, tuple(sorted(kwargs.items())))
     if key not in _CACHE:
-        _CACHE[key] = DETECTORS[name](**kwargs)
+        _CACHE[key] = FACE_DETECTORS.build(dict(type=name, **kwargs))
     return _CACHE[key]
 
 
 def available_detectors() -> Dict[str, Optional[str]]:
     """``{name: None if it loads, else why not}``."""
     status = {}
-    for name in sorted(DETECTORS):
+    for name in detector_names():
         try:
             build_detector(name)
             status[name] = None
@@ -195,115 +192,3 @@ def available_detectors() -> Dict[str, Optional[str]]:
 def detect_faces(img_bgr: np.ndarray, min_size: int = 24, detector='default') -> np.ndarray:
     """Face boxes ``(F, 4)`` float32 xyxy in a BGR image, largest first (``(0, 4)`` when none)."""
     return build_detector(detector, min_size=min_size)(img_bgr)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Comparison on the real photos that registry packages ship: python -m mmfacealign.apis.face_detectors
-
-# Hand-set face boxes (xyxy, pixels; forehead to chin, ear to ear) of the sample photos.
-ASTRONAUT_FACE = (176.0, 60.0, 268.0, 178.0)          # skimage.data.astronaut(), 512x512
-GRACE_HOPPER_FACE = (165.0, 120.0, 355.0, 320.0)      # matplotlib sample_data/grace_hopper.jpg, 512x600
-
-
-def _rotated(img, box, degrees):
-    """``img`` rotated by ``degrees`` about the face centre, and the face box moved with it (same size)."""
-    import cv2
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    m = cv2.getRotationMatrix2D((cx, cy), degrees, 1.0)
-    return cv2.warpAffine(img, m, img.shape[1::-1], borderMode=cv2.BORDER_REFLECT), box
-
-
-def sample_images():
-    """``[(name, BGR image, [face boxes])]``: astronaut and Grace Hopper as shipped, astronaut with its lower face
-    covered (a grey block over mouth and chin) and turned by 30 degrees in the image plane, and two images without
-    faces (coffee, a blank grey image). Needs scikit-image and matplotlib (nothing is fetched: the images ship with
-    them)."""
-    import cv2
-    import matplotlib.cbook
-    import skimage.data
-    hopper = cv2.imread(matplotlib.cbook.get_sample_data('grace_hopper.jpg', asfileobj=False))
-    astronaut = skimage.data.astronaut()[..., ::-1].copy()
-    occluded = astronaut.copy()
-    x1, y1, x2, y2 = map(int, ASTRONAUT_FACE)
-    occluded[y1 + (y2 - y1) * 6 // 10:y2, x1:x2] = 110
-    return [
-        ('astronaut (skimage)', astronaut, [ASTRONAUT_FACE]),
-        ('grace_hopper (matplotlib)', hopper, [GRACE_HOPPER_FACE]),
-        ('astronaut, lower face covered', occluded, [ASTRONAUT_FACE]),
-        ('astronaut, turned 30 degrees', *(lambda im, b: (im, [b]))(*_rotated(astronaut, ASTRONAUT_FACE, 30))),
-        ('coffee (skimage, no face)', skimage.data.coffee()[..., ::-1].copy(), []),
-        ('blank 480x640 (no face)', np.full((480, 640, 3), 127, np.uint8), []),
-    ]
-
-
-def compare_detectors(names=None, repeats: int = 3, iou_thr: float = 0.5):
-    """Hits (a face box matched at IoU >= ``iou_thr``), false positives and median time per image of each
-    detector on :func:`sample_images`; rows of dicts (``error`` set for a detector that cannot load)."""
-    images = sample_images()
-    rows = []
-    for name in names or sorted(DETECTORS):
-        try:
-            det = build_detector(name)
-            det(images[0][1])                                   # warm-up (lazy init, torch threads)
-        except DetectorUnavailable as e:
-            rows.append(dict(detector=name, error=str(e)))
-            continue
-        hits = faces = fps = 0
-        times, per_image = [], []
-        for img_name, img, gt in images:
-            ts = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                boxes = det(img)
-                ts.append(time.perf_counter() - t0)
-            times.append(float(np.median(ts)))
-            iou = box_iou(boxes, gt) if len(gt) and len(boxes) else np.zeros((len(boxes), len(gt)))
-            matched = iou.max(0, initial=0.0) >= iou_thr
-            hits += int(matched.sum())
-            faces += len(gt)
-            fp = int((iou.max(1, initial=0.0) < iou_thr).sum())
-            fps += fp
-            per_image.append(dict(image=img_name, boxes=boxes.round(1).tolist(),
-                                  best_iou=float(iou.max()) if iou.size else None, false_positives=fp))
-        rows.append(dict(detector=name, hits=hits, faces=faces, false_positives=fps,
-                         ms_per_image=1000 * float(np.mean(times)), per_image=per_image))
-    return rows
-
-
-def comparison_table(rows) -> str:
-    lines = ['| detector | faces found (IoU >= 0.5) | false positives | '
-             'best IoU: astronaut / Hopper / covered / turned | ms per image (CPU) |', '|---|---|---|---|---|']
-    for r in rows:
-        if 'error' in r:
-            lines.append(f"| {r['detector']} | not available: {r['error']} | | | |")
-            continue
-        ious = ' / '.join('-' if p['best_iou'] is None else f"{p['best_iou']:.2f}"
-                          for p in r['per_image'] if 'no face' not in p['image'])
-        lines.append(f"| {r['detector']}{' (default)' if r['detector'] == DEFAULT_DETECTOR else ''} | "
-                     f"{r['hits']}/{r['faces']} | {r['false_positives']} | {ious} | {r['ms_per_image']:.1f} |")
-    return '\n'.join(lines)
-
-
-if __name__ == '__main__':
-    import argparse
-    import json
-    import platform
-
-    p = argparse.ArgumentParser(description='Compare the offline face detectors on the sample photos of '
-                                            'scikit-image and matplotlib (plus two images without a face).')
-    p.add_argument('--detectors', nargs='+', default=None)
-    p.add_argument('--repeats', type=int, default=5)
-    p.add_argument('--json', help='also write the rows (with every box) here')
-    args = p.parse_args()
-    result = compare_detectors(args.detectors, repeats=args.repeats)
-    import torch
-    print(f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, '
-          f'median of {args.repeats} runs per image, '
-          f'6 images (4 faces, 2 without)')
-    print(comparison_table(result))
-    for r in result:
-        for img in r.get('per_image', []):
-            print(f"  {r['detector']:6s} {img['image']:28s} boxes={img['boxes']}")
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1)

@@ -45,6 +45,10 @@ from .functional.normalizers import inter_ocular_distance
 #: Outer eye corners of the iBUG-68 layout, the inter-ocular normaliser.
 IOD_INDICES = OUTER_EYE_CORNERS[68]          # the peers' and our 68 points
 
+# Hand-set face boxes (xyxy, pixels; forehead to chin, ear to ear) of the sample photos.
+ASTRONAUT_FACE = (176.0, 60.0, 268.0, 178.0)          # skimage.data.astronaut(), 512x512
+GRACE_HOPPER_FACE = (165.0, 120.0, 355.0, 320.0)      # matplotlib sample_data/grace_hopper.jpg, 512x600
+
 # ------------------------------------------------------------------------------------------------------------
 # Photos
 

@@ -289,7 +289,7 @@ def _face_hits(dets, img, cascades=True):
     """Boxes that count as a face: any MTCNN box (score >= 0.9, the project's default detector, no false positive
     on the photos), or a box of one cascade that the other cascade confirms (IoU >= 0.3). A box of one cascade
     alone is a texture false positive (they fire on dahlia petals, gravel, stained cells; see photo_textures)."""
-    from mmfacealign.apis.face_detectors import box_iou
+    from mmfacealign.utils.boxes import box_iou
     boxes = {name: det(img) for name, det in dets.items() if cascades or name == 'mtcnn'}
     hits = [('mtcnn', b) for b in boxes.get('mtcnn', [])]
     if 'haar' in boxes and 'lbp' in boxes and len(boxes['haar']) and len(boxes['lbp']):

@@ -15,8 +15,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from mmfacealign.apis.face_detectors import ASTRONAUT_FACE
 from mmfacealign.evaluation import real_photos as rp
+from mmfacealign.evaluation.real_photos import ASTRONAUT_FACE
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_tools'))
 from e2e_utils import load_tool  # noqa: E402

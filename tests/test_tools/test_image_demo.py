@@ -22,7 +22,9 @@ from mmfacealign.apis import (
     detect_faces,
     load_aligner,
 )
-from mmfacealign.apis.face_detectors import ASTRONAUT_FACE, DEFAULT_DETECTOR, MTCNNDetector, box_iou
+from mmfacealign.apis.face_detectors import DEFAULT_DETECTOR, MTCNNDetector
+from mmfacealign.evaluation.real_photos import ASTRONAUT_FACE
+from mmfacealign.utils.boxes import box_iou
 
 CONFIG = 'configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py'
 skimage_data = pytest.importorskip('skimage.data')
@@ -207,3 +209,30 @@ def test_detect_faces_default_and_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, 'facenet_pytorch', None)                # as if not installed
     with pytest.raises(DetectorUnavailable, match='pip install --no-deps facenet-pytorch==2.6.0'):
         MTCNNDetector()
+
+
+def test_a_registered_detector_is_known_everywhere(repo_root, capsys):
+    """Detectors live in an mmengine Registry: one registered by a user is built by name and accepted by the
+    box convention; the comparison harness (a tool, not a library module) runs on the sample photos."""
+    from mmfacealign.apis import FACE_DETECTORS, detector_names
+    from mmfacealign.apis.box_convention import IDENTITY, calibration_for
+    from mmfacealign.apis.face_detectors import FaceDetector
+
+    @FACE_DETECTORS.register_module(name='whole_image_test')
+    class WholeImage(FaceDetector):
+        def detect(self, img_bgr):
+            h, w = img_bgr.shape[:2]
+            return [[0, 0, w, h]]
+    try:
+        assert 'whole_image_test' in detector_names()
+        boxes = build_detector('whole_image_test')(np.zeros((40, 50, 3), np.uint8))
+        np.testing.assert_array_equal(boxes, [[0, 0, 50, 40]])
+        assert calibration_for('whole_image_test') is IDENTITY                 # no calibration: boxes as they are
+        with pytest.raises(KeyError, match='unknown face detector'):
+            build_detector('no_such_detector')
+    finally:
+        FACE_DETECTORS.module_dict.pop('whole_image_test')
+    from e2e_utils import load_tool
+    rows = load_tool('tools/analysis_tools/compare_face_detectors.py').main(
+        ['--detectors', 'haar', '--repeats', '1'])
+    assert rows[0]['detector'] == 'haar' and rows[0]['faces'] == 4 and '| haar |' in capsys.readouterr().out
