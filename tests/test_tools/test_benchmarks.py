@@ -1,6 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """The benchmark scripts run and report what they promise (tiny settings; timings are not asserted)."""
 import json
+import os.path as osp
 import subprocess
 import sys
 
@@ -219,3 +220,16 @@ def test_benchmark_unknown_accuracy_name_is_named(repo_root, tmp_path):
     err = run_fails(['tools/analysis_tools/benchmark_model.py', BASELINE, '--accuracy', f'td-reg_typo={metrics}'],
                     repo_root)
     assert '--accuracy names no measured config: td-reg_typo' in err, err[-2000:]
+
+
+def test_variant_merges_into_a_copy_and_rejects_unknown_keys(repo_root):
+    from mmengine.config import Config
+    bm = _benchmark_module(repo_root)
+    cfg = Config.fromfile(osp.join(repo_root, 'configs/odn/td-odn_res18-w32_1xb64-15e_synthface-128x128.py'))
+    name, model = bm.apply_variant(cfg.model, 'no-reg:head.nuclear_loss=None,neck.use_gm=False,head.num_joints=68')
+    assert name == 'no-reg' and model.head.nuclear_loss is None and model.neck.use_gm is False
+    assert cfg.model.neck.use_gm is True and cfg.model.head.nuclear_loss is not None        # the config untouched
+    with pytest.raises(KeyError, match="model has no 'head.nuclear_los'"):
+        bm.apply_variant(cfg.model, 'typo:head.nuclear_los=None')
+    with pytest.raises(ValueError, match='expected key=value'):
+        bm.apply_variant(cfg.model, 'bad:head.nuclear_loss')
