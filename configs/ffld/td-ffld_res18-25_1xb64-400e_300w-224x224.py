@@ -4,7 +4,7 @@
 # before max-pooling) level maps, per-landmark channel selection to 4 channels; multi-loss scheme:
 # inter-ocular-normalised L2 (S0), L2 (S1), L1 (S2), Align Loss (S3; Gaussian 3x3, sigma 1, removed once the loss
 # stops going down: AlignLossSmoothingHook). Adam 5e-4, weight decay 5e-4, x0.3 every 80 epochs, 400 epochs,
-# batch 64; +-20% scale, +-10% translation, +-20 degree rotation, no flip (method_facts.md D, paper Sec. 4, 6.6).
+# batch 64; +-20% scale, +-10% translation, +-20 degree rotation, no flip (paper Sec. 4, 6.6).
 #
 # The paper's schedule has two steps. 1) pre-train the baseline (the same network without refinement):
 #   python tools/train.py configs/ffld/td-ffld-base_res18-25_1xb64-400e_300w-224x224.py

@@ -3,7 +3,7 @@
 # concatenation down-sampled to a 512-d vector, the low-rank learning module (M, 512 x 512) and an FC regressor;
 # objective Eq. 3: L2 on the landmarks + beta ||M||_* (1e-6) + gamma ||M||_F^2 (1e-5) + eta ||P||_1 (1e-6), with
 # alpha = lambda = 1e-5 on the conv and FC weights as weight decay (2 alpha = 2e-5); 224x224 crops with rotation,
-# scale, translation and flip augmentation (method_facts.md C, paper Sec. 3-5).
+# scale, translation and flip augmentation (paper Sec. 3-5).
 # Test: common and challenge subsets in one run, full = both (NRMSE = inter-ocular NME, outer eye corners).
 #
 # No public code exists; what the paper leaves open (each a config value, see configs/odn/README.md):

@@ -1,5 +1,5 @@
 # SCDF on 300W (68 points): the WFLW recipe with the official code's hand-designed 68-point anatomical graph
-# (method_facts.md A.3; 99 edges). Test: common and challenge subsets in one run, plus full = both.
+# (the official 68pts.txt; 99 edges). Test: common and challenge subsets in one run, plus full = both.
 # The relative-location loss keeps the official directed rows: on the 68-point graph nodes 33, 42 and 54 list no
 # neighbour, so their term is the absolute position, as in the official code (probably unintended; no official
 # config exists for this dataset). relative_loss.directed=False symmetrises the neighbourhoods instead.

@@ -1,5 +1,5 @@
 # SCDF on COFW (29 points): the WFLW recipe with the official code's hand-designed 29-point graph
-# (method_facts.md A.3; 52 edges). COFW's visibility labels (v = 1 occluded) give NME_occluded / NME_visible.
+# (the official 29pts.txt; 52 edges). COFW's visibility labels (v = 1 occluded) give NME_occluded / NME_visible.
 # The relative-location loss keeps the official directed rows: on the 29-point graph nodes 25 and 28 list no
 # neighbour, so their term is the absolute position, as in the official code (probably unintended; no official
 # config exists for this dataset). relative_loss.directed=False symmetrises the neighbourhoods instead.

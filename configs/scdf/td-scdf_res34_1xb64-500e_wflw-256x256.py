@@ -1,5 +1,6 @@
-# SCDF / L-GRN (Lin, Zhu et al., TIP 2021) on WFLW, following the released official recipe
-# (method_facts.md A.1-A.8): ResNet-34 from scratch, 256x256 input, node mapper (n = 4) + 10-layer semantic GCN
+# SCDF / L-GRN (Lin, Zhu et al., TIP 2021) on WFLW, following the released official recipe (github
+# BeierZhu/Sturcture-Coherency-Face-Alignment, experiments/WLFW/config_resnet.yaml and the code it selects):
+# ResNet-34 from scratch, 256x256 input, node mapper (n = 4) + 10-layer semantic GCN
 # over the top-3 Pearson-correlation graph with static learnable edge weights (official stacked-tensor xavier
 # initialisation), Soft Wing (2, 20, 0.5 px, element mean) + relative-location loss over each landmark's 3 listed
 # (directed) neighbours, all 2N coordinates supervised, SGD 0.01 / 0.9 / 5e-4, x0.2 at epochs 200 and 350 of

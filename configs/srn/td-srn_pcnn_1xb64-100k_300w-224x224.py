@@ -1,13 +1,14 @@
-# SRN (Zhu, Li, Li, Dai, Tong; Pattern Recognition 2022) on 300W (68 points): no backbone (ImagePassThrough hands
-# the normalised 224x224 crop to the head); the SRNHead starts from the training mean shape (MeanShapeHook) and runs
-# 3 cascade iterations with shared weights: 36x36 patches around every landmark, the patch CNN (7x7/32, 3x3/64,
-# 3x3/64, valid padding, 2x2 pooling: 256 per patch), a non-local block over all 68 x 4 patch positions, the HSRM
-# (level 1: ocular / snout / cheek, tanh FC 512; Elman RNN 512 carried across iterations; level 2: six component
-# FCs 256; level 3: per-landmark outputs; final FC 68 -> 136), shape update; loss: inter-ocular point-to-point NME
-# summed over the iterations (Eq. 8). 20,834,028 parameters (official code: 20.83M). Official training recipe
-# (method_facts.md B.6): Adam 5e-4 x0.95 every 1000 steps, batch 64, 100k steps, EMA 0.9999 of the weights for
-# evaluation, mirror, rotation N(0, 10 deg) with p 0.5, colour distortion, uniform-noise 48x48 patch on a random
-# landmark for every face. Test: common and challenge in one run (full = both), NME by the outer eye corners.
+# SRN (Zhu, Li, Li, Dai, Tong; Pattern Recognition 2022) on 300W (68 points): no backbone (ImagePassThrough hands the
+# normalised 224x224 crop to the head); the SRNHead starts from the training mean shape (MeanShapeHook) and runs 3
+# cascade iterations with shared weights: 36x36 patches around every landmark, the patch CNN (7x7/32, 3x3/64, 3x3/64,
+# valid padding, 2x2 pooling: 256 per patch), a non-local block over all 68 x 4 patch positions, the HSRM (level 1:
+# ocular / snout / cheek, tanh FC 512; Elman RNN 512 carried across iterations; level 2: six component FCs 256; level 3:
+# per-landmark outputs; final FC 68 -> 136), shape update; loss: inter-ocular point-to-point NME summed over the
+# iterations (Eq. 8). 20,834,028 parameters (official code: 20.83M). Official training recipe (train.py of github
+# zhuccly/SRN, deleted in commit 6582840: git show 6582840^:train.py): Adam 5e-4 x0.95 every 1000 steps, batch 64, 100k
+# steps, EMA 0.9999 of the weights for evaluation, mirror, rotation N(0, 10 deg) with p 0.5, colour distortion,
+# uniform-noise 48x48 patch on a random landmark for every face. Test: common and challenge in one run (full = both),
+# NME by the outer eye corners.
 #
 # Deviations from the official code (each a config value):
 #   - the box: MMPose's GetBBoxCenterScale (x1.25) crop with RandomBBoxTransform jitter instead of the official

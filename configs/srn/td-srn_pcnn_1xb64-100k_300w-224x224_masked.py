@@ -1,6 +1,6 @@
 # SRN on Masked 300W (paper Sec. 4.2, Tables 2, 7, 8): the model trained on 300W (no masked faces in training,
 # td-srn_pcnn_1xb64-100k_300w-224x224.py) tested on the 300W common / challenge faces with a face mask drawn over
-# the nose bottom, mouth and jaw. SAAT's mask images are not available here (method_facts.md B'): FaceMaskOcclusion
+# the nose bottom, mouth and jaw. SAAT's mask images are not available here: FaceMaskOcclusion
 # draws a procedural mask (shape, colour and texture varied) from each face's landmarks, seeded by the image id,
 # so every run sees the same masked test set, and flags the covered landmarks (NME_occluded / NME_visible).
 # Test only: python tools/test.py configs/srn/td-srn_pcnn_1xb64-100k_300w-224x224_masked.py <300W checkpoint>

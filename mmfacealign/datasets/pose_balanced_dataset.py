@@ -1,10 +1,10 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Pose-based data balancing (PDB), as used in SCDF's training.
 
-SCDF (Lin et al., TIP 2021) trains with the pose-based data balancing of Wing loss (Feng et al., CVPR 2018);
-``method_facts.md`` A.8: PCA with one component on the flattened training landmarks, a histogram of the absolute
-projections with 9 bins, and every sample of a bin repeated ``round(max_bin_count / bin_count)`` times, so rare
-(large-pose) faces appear about as often as frontal ones.
+SCDF (Lin et al., TIP 2021) trains with the pose-based data balancing of Wing loss (Feng et al., CVPR 2018); the
+official code (its ``datasets``) does it so: PCA with one component on the flattened training landmarks, a histogram of
+the absolute projections with 9 bins, and every sample of a bin repeated ``round(max_bin_count / bin_count)`` times, so
+rare (large-pose) faces appear about as often as frontal ones.
 
 The official code runs the PCA on the landmarks of its pre-cropped faces, i.e. in the frame of each face's crop.
 MMPose datasets hold landmarks in original-image pixels, so the default here (``normalise='box'``) maps each face
@@ -108,7 +108,7 @@ class PoseBalancedDataset(ClassBalancedDataset):
     Args:
         dataset (BaseDataset | dict): The dataset (or its config) to balance; its ``get_data_info(i)`` must hold
             ``keypoints`` ``(1, K, 2)`` and, for ``normalise='box'``, ``bbox`` ``(1, 4)`` (MMPose face datasets do).
-        num_bins (int): Histogram bins. Default 9 (A.8).
+        num_bins (int): Histogram bins. Default 9 (official).
         normalise (str): Per-face frame before the PCA, see :func:`normalise_shapes`: ``'box'`` (default,
             official), ``'procrustes'`` (ours), ``'centroid'`` or ``'none'``.
         lazy_init (bool): Defer loading the annotations. Default False.

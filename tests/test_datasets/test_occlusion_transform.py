@@ -1,5 +1,5 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""RandomRectangleOcclusion: SCDF's random-rectangle occlusion (facts A.8)."""
+"""RandomRectangleOcclusion: SCDF's random-rectangle occlusion (SCDF's official training recipe)."""
 import numpy as np
 import pytest
 from mmpose.registry import TRANSFORMS

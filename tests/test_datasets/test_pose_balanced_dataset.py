@@ -1,5 +1,5 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""Pose-based data balancing (SCDF training recipe, facts A.8)."""
+"""Pose-based data balancing (SCDF's official training recipe)."""
 import json
 import os.path as osp
 

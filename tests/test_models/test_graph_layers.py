@@ -109,7 +109,7 @@ def test_blocks_and_semgcn():
     gcn = SemGCN(256, mask)
     assert sum(isinstance(m, SemGraphConv) for m in gcn.modules()) == 10
     assert sum(isinstance(m, SemGraphConv) for m in SemGCN(256, mask, num_res_blocks=2).modules()) == 6
-    assert sum(p.numel() for p in gcn.parameters()) == 336350            # facts A.4: 0.34 M
+    assert sum(p.numel() for p in gcn.parameters()) == 336350            # the official SemGCN: 0.34 M
     nodes = torch.randn(2, 98, 256)
     out = gcn(nodes)
     assert out.shape == (2, 98, 2)
@@ -122,7 +122,7 @@ def test_blocks_and_semgcn():
 def test_node_mapper_shapes_and_channel_grouping():
     torch.manual_seed(0)
     mapper = NodeMapper(512, 98, expansion=4, mid_channels=256)
-    assert sum(p.numel() for p in mapper.parameters()) == 2084112        # facts A.4: 2.08 M
+    assert sum(p.numel() for p in mapper.parameters()) == 2084112        # the official node mapper: 2.08 M
     small = NodeMapper(8, 5, expansion=3, mid_channels=6)
     x = torch.randn(2, 8, 4, 4)
     fmap = small.embed(x)

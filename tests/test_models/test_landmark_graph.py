@@ -80,7 +80,7 @@ def test_builtin_edge_counts():
     counts = {name: LandmarkGraph.builtin(name).num_edges for name in BUILTIN_GRAPHS}
     assert counts == dict(wflw98_top3=294, ibug68_anatomical=99, cofw29_anatomical=52, wflw98_anatomical=145)
     degrees = LandmarkGraph.builtin('wflw98_top3').symmetric_adjacency(self_loops=False).sum(1)
-    assert degrees.min() == 3 and degrees.max() == 7   # facts A.3
+    assert degrees.min() == 3 and degrees.max() == 7   # the official 68pts.txt graph
 
 
 def test_symmetric_adjacency_small_case():
@@ -119,7 +119,7 @@ def test_laplacian_rows_and_official_empty_rows():
                     assert np.count_nonzero(off) == len(nbrs)
                 else:
                     assert not off.any()
-    # official absolute-position rows (facts A.6)
+    # official absolute-position rows
     empty = lambda n: [i for i in range(LandmarkGraph.builtin(n).num_nodes)  # noqa: E731
                        if not LandmarkGraph.builtin(n).neighbours(i, directed=True)]
     assert empty('ibug68_anatomical') == [33, 42, 54]
@@ -131,7 +131,7 @@ def test_laplacian_rows_and_official_empty_rows():
 
 
 def test_wflw_directed_neighbourhood_averages_exactly_three():
-    """Issue 7 / facts A.6: the official WFLW recipe averages each landmark's 3 listed neighbours."""
+    """Issue 7: the official WFLW recipe averages each landmark's 3 listed neighbours."""
     g = LandmarkGraph.builtin('wflw98_top3')
     lap = g.laplacian()                                                   # default: official directed rows
     off = lap - np.diag(np.diag(lap))

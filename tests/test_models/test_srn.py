@@ -31,7 +31,7 @@ def test_group_tables_cover_every_landmark_once(num_keypoints):
 
 
 def test_official_68_point_dimensions():
-    """The official code's group sizes and output widths (method_facts.md B.4)."""
+    """The official code's group sizes and output widths (models.py of the official SRN code)."""
     regions, components = srn_hierarchy(68)
     assert {k: len(v) for k, v in regions.items()} == {'ocular': 22, 'snout': 29, 'cheek': 17}
     assert {k: len(v) for k, v in components.items()} == dict(brow=10, eye=12, nose=9, mouth=20, cheek_a=9,

@@ -4,10 +4,10 @@
     python tools/misc/build_landmark_graph.py data/wflw/annotations/face_landmarks_wflw_train.json \\
         --top-k 3 --out work_dirs/graphs/wflw98_top3.txt
 
-SCDF (Lin et al., TIP 2021), neighbourhood design (``method_facts.md`` A.3): with ``Cx``, ``Cy`` the Pearson
-correlations of the landmarks' x and y coordinates over the training faces, ``C = (|Cx| + |Cy|) / 2``, and node i
-keeps the top-(k+1) entries of row i (itself included). The output is the text format of
-``LandmarkGraph.save`` (one directed edge "i j" per line); a head loads it with ``graph='path/to/graph.txt'``.
+SCDF (Lin et al., TIP 2021), neighbourhood design (the official WFLW graph, ``98pts_top3.txt``, has k = 3): with ``Cx``,
+``Cy`` the Pearson correlations of the landmarks' x and y coordinates over the training faces,
+``C = (|Cx| + |Cy|) / 2``, and node i keeps the top-(k+1) entries of row i (itself included). The output is the text
+format of ``LandmarkGraph.save`` (one directed edge "i j" per line); a head loads it with ``graph='path/to/graph.txt'``.
 
 Input: an MMPose COCO-style face annotation file (``annotations`` with ``keypoints`` = K x (x, y, v)). Each face
 is normalised by its box before the correlation: centred on the box centre and divided by the box size

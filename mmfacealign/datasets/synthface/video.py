@@ -1,77 +1,34 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """SynthFace video: short clips of one procedural face that moves, turns and changes expression smoothly.
 
+API: :func:`write_synthface_video` writes a dataset from a :class:`SynthFaceVideoConfig` (what
+``tools/misc/generate_synthface.py --video`` runs); :func:`generate_video` renders one video (frames and annotation
+fields), :func:`face_track` gives its landmarks and pose, :func:`passing_occluders` its passing occluders.
+:data:`CATEGORIES` holds the three :class:`VideoCategory` settings, in the spirit of 300VW's: video ``v`` of a split
+is ``category{v % 3 + 1}`` (:func:`video_category`): mild motion; stronger motion under changing illumination; the
+strongest motion with 1-2 occluders (``rectangle``, ``texture``, ``hand``) passing across the face.
+
 Layout written under ``out_dir`` (default ``data/synthface_video``)::
 
     images/{train,test}/{video:04d}/{frame:06d}.png
     annotations/synthface_video_{train,test}.json
     meta.json                    # settings, shape-model source, per-split video and frame counts
 
-``file_name`` is ``'{split}/{video:04d}/{frame:06d}.png'``: the video is the file's directory and the frame index
-its stem, the rule of MMPose's 300VW layout (``NNN/imgs/%06d.png``) that ``FaceVideoClipDataset`` groups by.
-Each annotation has the SynthFace image fields (``center``, ``scale``, ``bbox``, ``keypoints`` with ``v = 1``
-occluded / ``v = 2`` visible, ``occluded`` (68 ints), ``occluders``, ``pose``) plus ``video_id`` (int),
-``frame_id`` (int), ``category`` (``'category1'`` | ``'category2'`` | ``'category3'``), ``still`` (bool: the
-landmarks equal the previous frame's exactly; False on frame 0) and ``subset`` = ``[category, 'occluded' |
-'clean']`` ('occluded' when at least one landmark of the frame is covered), so ``FaceAlignmentMetric`` reports
-per category and per occlusion state. The image entries carry ``video_id`` and ``frame_id`` too.
+``file_name`` is ``'{split}/{video:04d}/{frame:06d}.png'``, the rule of MMPose's 300VW layout that
+``FaceVideoClipDataset`` groups by. Each annotation has the SynthFace image fields (``center``, ``scale``, ``bbox``,
+``keypoints`` with ``v = 1`` occluded / ``v = 2`` visible, ``occluded``, ``occluders``, ``pose``) plus ``video_id``,
+``frame_id``, ``category``, ``still`` (the landmarks equal the previous frame's exactly; False on frame 0) and
+``subset`` = ``[category, 'occluded' | 'clean']``, so ``FaceAlignmentMetric`` reports per category and per occlusion
+state. The image entries carry ``video_id`` and ``frame_id`` too.
 
-Motion (all categories). A video's timeline is cut into segments of ``move_frames`` (moving) and
-``hold_frames`` (still) frame intervals, alternating, the first one chosen at random. At every segment boundary
-(a key-frame) the face has a key state: expression shape ``base + expression * (s_k - base)`` (``base`` the
-video's identity, ``s_k`` a fresh PDM sample, so the shape stays a convex mix of plausible shapes), yaw / pitch
-/ roll (a random walk of at most ``step`` degrees per key-frame, clipped to ``limit``), face centre (within
-``shift`` x image side of the image centre) and face size (``(1 +- size_jitter)`` x the video's size). Inside a
-moving segment every quantity follows a cosine ease between its two key states (zero velocity at the keys, so
-the motion is C1-smooth); inside a still segment the key state is repeated, so the landmarks are bit-identical
-on ``hold + 1`` consecutive frames (the ground-truth-still frames of a temporal-jitter metric). The posed shape
-is scaled by ``size / (longer side of the frontal identity shape)`` about that shape's box centre, so turning the
-head foreshortens the face rather than rescaling it. With the default segment lengths the largest landmark step
-between two frames is at most about 4 / 6 / 11 % of the face size in categories 1 / 2 / 3 (measured over 300
-videos; medians 2 / 3 / 4 %).
+Motion: the timeline alternates moving and still segments (``move_frames``, ``hold_frames``); at each key-frame the
+face takes a new expression, pose, centre and size, eased with a cosine between key-frames (C1-smooth) and repeated
+exactly through a still segment. Appearance is constant per video; only the sensor noise is drawn per frame. Every
+random stream is seeded by ``SeedSequence([seed, split id, video, VIDEO_STREAM, purpose, ...])``, so the output does
+not depend on the number of workers; the dataset is written atomically and reused when its settings match.
 
-Categories (in the spirit of 300VW's; video ``v`` of a split is ``category{v % 3 + 1}``):
-
-============  ==========================  ===========================  ===========================
-              category1 (mild)            category2 (illumination)     category3 (occlusion)
-============  ==========================  ===========================  ===========================
-yaw/pitch/    limit 15/8/8 deg,           limit 30/12/15 deg,          limit 45/15/25 deg,
-roll          step 10/6/6 deg             step 18/8/10 deg             step 25/10/15 deg
-centre shift  0.04 x image side           0.06                         0.08
-size jitter   4 %                         6 %                          8 %
-expression    0.25                        0.4                          0.7
-illumination  constant                    gain 0.55-1.35, directional  constant
-                                          ramp (strength 0-0.6, its
-                                          direction turning up to 90
-                                          deg per key) eased over
-                                          8-16 frame segments
-occluders     none                        none                         1-2 passing occluders
-============  ==========================  ===========================  ===========================
-
-Passing occluders (category3) are the SynthFace kinds that are objects in front of the face: ``rectangle``,
-``texture`` and ``hand`` (``mask`` and ``sunglasses`` are worn, so they would move with the face rather than
-pass across it). Each is sampled by ``sample_occluder`` on the face of its middle frame (re-sampled until it
-covers a landmark there, at most 20 tries), then translated at constant speed along a random direction: it
-enters the image, is at its sampled place at the middle of its window of 40-80 % of the video, and leaves the
-image; at both ends of the window it lies wholly
-outside the image. Every frame's ``occluded`` flags are computed from the occluders drawn in it
-(``occlusion_flags``), so they switch on and off as the occluder passes. Frame 0 and the last frame are always
-unoccluded.
-
-Appearance is constant per video: background, face style (skin, hair, fringe, iris offset), occluder paint and
-the photometric settings (colour cast, blur) are drawn from per-video generators that are re-created with the
-same seed for every frame, so ``render_background`` / ``render_face`` / ``draw_occluder`` / ``apply_photometric``
-draw the same values on every frame. Only the sensor noise (sigma constant per video, 0-6 grey levels) is drawn
-afresh for each frame, as a camera's would be.
-
-Determinism: every random stream is seeded by ``SeedSequence([seed, split id, video, VIDEO_STREAM, purpose,
-...])``, so the output depends on nothing else (not on the number of workers). Written to
-``<out_dir>.partial-<pid>`` and renamed into place; an existing dataset with identical settings is reused,
-other settings are an error unless ``force``, as for ``write_synthface``.
-
-Cost (measured on a 2-core CPU, built-in shape model): the default 48 train + 12 test videos of 32 frames at
-128x128 (1920 frames, 67 MB of PNG) take about 10 s with 2 workers (about 17 s for the whole command, imports
-included); rendering is about 3.5 ms a frame.
+The README's SynthFace section ("SynthFace video") describes the motion, the categories and the occluders in full,
+with measured motion statistics and generation times.
 """
 import json
 import os
@@ -97,7 +54,7 @@ PASSING_KINDS = ('rectangle', 'texture', 'hand')
 
 @dataclass(frozen=True)
 class VideoCategory:
-    """Motion, illumination and occlusion of one video category (angles in degrees; see the module docstring)."""
+    """Motion, illumination and occlusion of one video category (angles in degrees; values in :data:`CATEGORIES`)."""
     name: str
     pose_limit: Tuple[float, float, float]      # |yaw|, |pitch|, |roll| bounds
     pose_step: Tuple[float, float, float]       # largest change per key-frame

@@ -2,8 +2,8 @@
 """Procedural face masks over 68-point faces: the Masked-300W protocol of SRN.
 
 SRN (Zhu et al., Pattern Recognition 2022), Sec. 4.2 and Table 2: "Masked 300W" places a mask on every 300W test
-face (following SAAT, ICCV 2021) and is used for testing only. SAAT's mask images are not available here
-(method_facts.md B'), so a procedural mask serves the same protocol: SynthFace's mask occluder (the same geometry
+face (following SAAT, ICCV 2021) and is used for testing only. SAAT's mask images are not available here,
+so a procedural mask (our substitute) serves the same protocol: SynthFace's mask occluder (the same geometry
 and painting code, :mod:`mmfacealign.datasets.synthface.occluders`), drawn from the face's own landmarks, from jaw
 point 1 over the nose bridge to jaw point 15 and down round the chin, so it covers the nose bottom, the mouth and
 the lower jaw. Shape (how far it bulges past the jaw), colour (four base colours with jitter) and texture (plain

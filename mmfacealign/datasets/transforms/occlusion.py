@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Occlusion augmentations on the crop: SCDF's random rectangle and SRN's noise patch on a landmark.
 
-SCDF (Lin et al., TIP 2021), training details; ``method_facts.md`` A.8 (official ``RandomOcclude``): with
+SCDF (Lin et al., TIP 2021), training details; the official code's ``RandomOcclude`` (its ``datasets``): with
 probability 0.5, paint one rectangle of area 0.2 x the crop area, aspect ratio ``U(0.4, 2.5)``, centre uniform
 over the crop, filled with a uniformly random RGB colour. It runs on the 256 x 256 crop, i.e. after
 ``TopdownAffine`` in an MMPose pipeline.
@@ -48,9 +48,9 @@ class RandomRectangleOcclusion(BaseTransform):
     ``occlusion_bbox``.
 
     Args:
-        prob (float): Probability of applying. Default 0.5 (A.8).
-        area_ratio (float): Rectangle area / image area. Default 0.2 (A.8).
-        aspect_range (tuple): Range of the width / height ratio. Default (0.4, 2.5) (A.8).
+        prob (float): Probability of applying. Default 0.5 (official).
+        area_ratio (float): Rectangle area / image area. Default 0.2 (official).
+        aspect_range (tuple): Range of the width / height ratio. Default (0.4, 2.5) (official).
         color (str | number | sequence): ``'random'`` (default, uniform integer in [0, 255] per channel) or a
             fixed colour: one value for every channel, or one value per channel. A 3-value colour on a
             single-channel (grayscale) image paints the mean of the three values, on a 4-channel (e.g. BGRA) image
@@ -129,7 +129,7 @@ class RandomRectangleOcclusion(BaseTransform):
 class RandomNoisePatchOcclusion(BaseTransform):
     """SRN's occlusion synthesis: a square patch of uniform noise centred on a random landmark.
 
-    SRN (Zhu et al., Pattern Recognition 2022), Sec. 4.1 and the official training code (method_facts.md B.6):
+    SRN (Zhu et al., Pattern Recognition 2022), Sec. 4.1 and the official training code (``train.py``):
     every training face (``prob=1``) gets a ``48 x 48`` patch of noise ``U[0, 1)`` (here ``U[0, 256)`` in pixel
     values) on the 224 x 224 crop, centred on a random landmark; a centre closer than 50 px to a border is moved
     50 px inwards (the official code's rule: ``+50`` below 50, ``-50`` above 174). Sizes scale with the crop, so

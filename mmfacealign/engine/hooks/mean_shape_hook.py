@@ -1,14 +1,14 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Set a cascade head's initial shape to the training set's mean shape, before training starts.
 
-SRN (Zhu et al., Pattern Recognition 2022; method_facts.md B.6) starts its cascade from the mean shape of the
-training set placed in the face box. In MMPose's top-down pipeline the face box is the crop, so the mean shape is
-the average of the training landmarks in normalised crop coordinates: for each face, ``(p - c) / s + 0.5`` with the
-box centre ``c`` and size ``s`` that ``GetBBoxCenterScale`` (its ``padding``) and ``TopdownAffine`` (the aspect
-ratio of the input) give. It is computed from the annotations alone (no image is read) and without augmentation,
-the same on every rank, and stored in the head's ``mean_shape`` buffer, so checkpoints carry it and testing or
-resuming does not recompute it. Augmentation is ignored: box jitter and rotation average out, and a horizontal flip
-of a roughly symmetric mean shape is close to the mean shape itself.
+SRN (Zhu et al., Pattern Recognition 2022, Sec. 3.1; the official code's ``train.py``) starts its cascade from the mean
+shape of the training set placed in the face box. In MMPose's top-down pipeline the face box is the crop, so the mean
+shape is the average of the training landmarks in normalised crop coordinates: for each face, ``(p - c) / s + 0.5`` with
+the box centre ``c`` and size ``s`` that ``GetBBoxCenterScale`` (its ``padding``) and ``TopdownAffine`` (the aspect
+ratio of the input) give. It is computed from the annotations alone (no image is read) and without augmentation, the
+same on every rank, and stored in the head's ``mean_shape`` buffer, so checkpoints carry it and testing or resuming does
+not recompute it. Augmentation is ignored: box jitter and rotation average out, and a horizontal flip of a roughly
+symmetric mean shape is close to the mean shape itself.
 """
 from typing import Optional
 

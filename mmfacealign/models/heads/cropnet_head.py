@@ -1,8 +1,8 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """The FFLD head: a coarse regressor, then CropNet refinement stages on intermediate feature maps.
 
-FFLD: Yan, Duffner et al., "Fine-grained facial landmark detection exploiting intermediate feature
-representations", CVIU 200 (2020) 103036 (``method_facts.md`` D). On top of a backbone that returns its
+FFLD: Yan, Duffner et al., "Fine-grained facial landmark detection exploiting intermediate feature representations",
+CVIU 200 (2020) 103036 (no public code: this follows the paper's text). On top of a backbone that returns its
 intermediate maps (:class:`~mmfacealign.models.backbones.ResNetWithStem`):
 
 1. the coarse shape ``S0`` from any coordinate-regression head (default: global average pooling of the last

@@ -1,15 +1,18 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """The SCDF head: node features, landmark-graph relational network, Soft Wing and relative-location losses.
 
-SCDF: Lin, Zhu et al., "Structure-Coherent Deep Feature Learning for Robust Face Alignment", TIP 2021
-(``method_facts.md`` A.2-A.7). On top of any backbone:
+SCDF: Lin, Zhu et al., "Structure-Coherent Deep Feature Learning for Robust Face Alignment", TIP 2021, and its
+official code (github ``BeierZhu/Sturcture-Coherency-Face-Alignment``; the file names below are in it). On top
+of any backbone:
 
-1. :class:`~mmfacealign.models.layers.NodeMapper`: last feature map -> one feature per landmark (A.2);
+1. :class:`~mmfacealign.models.layers.NodeMapper`: last feature map -> one feature per landmark (the official
+   ``BaseMapToNode``);
 2. :class:`~mmfacealign.models.layers.SemGCN`: graph convolutions over the landmark graph -> (x, y) per
-   landmark (A.4), optionally with per-image neighbour weights from
-   :class:`~mmfacealign.models.layers.DynamicAdjacency` (A.5);
+   landmark (``models/gcn_model/sem_gcn.py``), optionally with per-image neighbour weights from
+   :class:`~mmfacealign.models.layers.DynamicAdjacency` (the paper's dynamic neighbourhood;
+   ``relation_learner.py``);
 3. training: Soft Wing on the absolute positions (``loss_kpt``) + relative location loss (``loss_rel``), both in
-   input pixels with the element-mean reduction (A.6, A.7).
+   input pixels with the element-mean reduction (``losses/functional.py``, ``losses/wing_loss.py``).
 """
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -43,24 +46,26 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
     loss keeps it) follows the official code; ``use_target_weight=True`` drops them as MMPose's heads do.
 
     Args:
-        in_channels (int): Channels of the last backbone map. Default 512 (ResNet-34, A.1).
+        in_channels (int): Channels of the last backbone map. Default 512 (ResNet-34, official ``resnet_pure.py``).
         num_joints (int): Number of landmarks K. Default 98 (WFLW).
         in_featuremap_size (int | (int, int)): Size of the last backbone map. Default (8, 8) (256 input / 32,
-            A.1). Only its product matters (node feature size ``n * H * W``).
+            official ``resnet_pure.py``). Only its product matters (node feature size ``n * H * W``).
         graph: Landmark graph: built-in name, graph file, dict or ``LandmarkGraph`` (see
             :func:`~mmfacealign.models.utils.build_graph`). Default ``'wflw98_top3'`` (the released WFLW config,
-            A.3); use ``'ibug68_anatomical'`` / ``'cofw29_anatomical'`` or a file from
-            ``tools/misc/build_landmark_graph.py`` for other layouts.
-        node_expansion (int): Channels per landmark n of the node mapper. Default 4 (A.2).
-        node_mid_channels (int): Channels of the node mapper's first conv. Default 256 (A.2).
-        hidden_channels (int): Hidden size of the graph network. Default 128 (A.4).
-        num_res_blocks (int): Residual graph blocks. Default 4 (A.4; 10 graph convolutions in total).
+            ``experiments/WLFW/config_resnet.yaml``); use ``'ibug68_anatomical'`` / ``'cofw29_anatomical'`` or a file
+            from ``tools/misc/build_landmark_graph.py`` for other layouts.
+        node_expansion (int): Channels per landmark n of the node mapper. Default 4 (official ``BaseMapToNode``).
+        node_mid_channels (int): Channels of the node mapper's first conv. Default 256 (official ``BaseMapToNode``).
+        hidden_channels (int): Hidden size of the graph network. Default 128 (official ``sem_gcn.py``).
+        num_res_blocks (int): Residual graph blocks. Default 4 (official ``sem_gcn.py``; 10 graph convolutions
+            in total).
         gcn_weight_init (str): Initialisation of the graph-convolution weights: ``'official'`` (default: one
             ``xavier_uniform_(gain=1.414)`` on the stacked (2, in, out) tensor, as the official ``SemGraphConv``)
             or ``'per_matrix'`` (each (in, out) matrix on its own; about 9x larger bound for 256 -> 128). See
             :class:`~mmfacealign.models.layers.SemGraphConv`.
-        dynamic_weights (bool): Per-image neighbour weights (A.5) instead of static learnable edge weights.
-            Default False (the released config; the paper describes the dynamic ones; see A.10).
+        dynamic_weights (bool): Per-image neighbour weights (the paper's dynamic neighbourhood; official
+            ``relation_learner.py``) instead of static learnable edge weights. Default False (the released config;
+            the paper describes the dynamic ones, and its text available to us does not say which its results use).
         dynamic_source (str): Input of the dynamic weights: ``'node_map'`` (default; the paper's H0, official V2)
             or ``'backbone'`` (official V1).
         dynamic_transpose (bool): Reproduce the official transpose of the dynamic adjacency. Default False.
@@ -71,14 +76,15 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
             ``omega1``/``omega`` is 1 or more (i.e. still in pixels: on [0, 1] coordinates every error would fall
             in its linear part) is refused with an error; divide its parameters by the input size.
         loss (dict): Absolute-position loss. Default :class:`MeanSoftWingLoss` (omega1 2, omega2 20, epsilon 0.5,
-            element mean, A.7), all 2N coordinates supervised (official), weight 1 (``task_weight``, A.6).
+            element mean, official ``losses/functional.py``), all 2N coordinates supervised (official), weight 1 (the
+            official config's ``task_weight``).
         relative_loss (dict, optional): Relative-location loss; ``None`` disables it. Default
             :class:`RelativeLocationLoss` over the official directed neighbour rows (``directed=True``), Soft Wing
-            as above, weight 1 (``laplace_weight``, A.6). Its ``graph`` defaults to this head's graph.
+            as above, weight 1 (the official ``laplace_weight``). Its ``graph`` defaults to this head's graph.
         decoder (dict): Codec for :meth:`predict`. Default ``RegressionLabel(input_size=(256, 256))``.
         input_size (tuple, optional): Input (w, h) in pixels. Default: the decoder's ``input_size``.
         init_cfg (dict, optional): Initialisation config. Default None (each layer's own initialisation: Kaiming
-            for the node mapper convs, ``gcn_weight_init`` and ones for the graph convolutions, A.4).
+            for the node mapper convs, ``gcn_weight_init`` and ones for the graph convolutions, as the official code).
     """
 
     def __init__(self,
@@ -181,7 +187,7 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
     def loss_terms(self, feats: Tuple[Tensor], labels: Tensor, weights: Tensor,
                    batch_data_samples: OptSampleList, train_cfg: ConfigType = {}) -> Tuple[Tensor, Dict[str, Tensor]]:
         """``loss_kpt`` (Soft Wing on the positions) and ``loss_rel`` (relative location), in input pixels by
-        default (A.6, A.7)."""
+        default (as the official ``losses/wing_loss.py`` and ``losses/functional.py``)."""
         pred = self.forward(feats)
         pred_l, labels_l = pred, labels
         if self.loss_space == 'pixel':

@@ -40,9 +40,9 @@ class LowRankRegressionHead(BaseLandmarkRegressionHead):
         loss_space (str): Coordinates the landmark term compares: ``'normalised'`` (default; MMPose's
             ``RegressionLabel`` space, where the regularisers weigh the most against the landmark term; the paper
             does not state its units) or ``'pixel'`` (input pixels, where they are 224^2 times smaller still).
-            Even in normalised coordinates the paper's coefficients barely act: at the end of the SynthFace run
-            (configs/odn/README.md) ``loss_kpt`` 0.171, ``loss_frobenius`` 5.0e-3, ``loss_nuclear`` 5.1e-4,
-            ``loss_map_l1`` 1.0e-5.
+            Even in normalised coordinates the paper's coefficients barely act: the regularisers stay small beside
+            the landmark term (the measured loss terms are in configs/odn/README.md, "Readings of what the paper
+            leaves open", units of the L2 term).
         nuclear_loss (dict, optional): ``beta ||M||_*``. Default :class:`NuclearNormLoss` (1e-6, Sec. 5).
         frobenius_loss (dict, optional): ``gamma ||M||_F^2``. Default :class:`FrobeniusNormLoss` (1e-5).
         map_loss (dict, optional): ``eta ||P||_1``. Default :class:`MapL1Loss` (1e-6); ``None`` is the Table 4

@@ -2,7 +2,7 @@
 """The SRN head: a cascade of shape-indexed patch regressions with hierarchical structural relations.
 
 Zhu et al., "Reasoning Structural Relation for Occlusion-Robust Facial Landmark Localization", Pattern Recognition
-2022 (method_facts.md B and B'; the official TensorFlow code's dimensions). From an initial shape ``x_0`` (the
+2022 (Sec. 3.1, 4.1; the official TensorFlow code's dimensions, ``models.py``). From an initial shape ``x_0`` (the
 training mean shape in the face box, or another model's prediction: the paper's SRN+HG), each of ``T`` iterations
 (default 3, all weights shared; Sec. 3.1, Fig. 2):
 

@@ -7,12 +7,12 @@ the current landmark estimate, a CropNet
 1. crops an ``h x w`` patch (8 x 8) around every landmark with bilinear interpolation (Eq. 5-7,
    :func:`~mmfacealign.models.utils.crop_patches`), giving N patches of C channels: "32N channels" at the 3rd
    level of ResNet18-25%;
-2. selects channels with a linear 1x1 convolution, C -> 4 per landmark ("32N to 4N", Fig. 4-5). The paper does
-   not say whether the selection mixes channels across landmarks. Default ``'grouped'``: landmark k's 4 channels
-   are a linear map of its own patch's C channels only (one (4, C) matrix per landmark); only this reading
-   reproduces the paper's 1.46M parameters (``method_facts.md`` D). ``'full'``: one 1x1 convolution over all
-   N * C channels of the concatenated patches (cross-landmark). The weights are a 1x1 convolution's either way;
-   the grouped one is computed as one batched matrix product (see :meth:`CropNet.select_channels`);
+2. selects channels with a linear 1x1 convolution, C -> 4 per landmark ("32N to 4N", Fig. 4-5). The paper does not say
+   whether the selection mixes channels across landmarks. Default ``'grouped'``: landmark k's 4 channels are a linear
+   map of its own patch's C channels only (one (4, C) matrix per landmark); only this reading reproduces the paper's
+   1.46M parameters (Sec. 6.5; our count: 1.464M for AFLW's 19 points). ``'full'``: one 1x1 convolution over all N * C
+   channels of the concatenated patches (cross-landmark). The weights are a 1x1 convolution's either way; the grouped
+   one is computed as one batched matrix product (see :meth:`CropNet.select_channels`);
 3. BatchNorm over the 4N channels, one residual block 4N -> 128 (MMPose's ``BasicBlock`` with a 1x1 projection
    shortcut), max-pooling over the whole patch (stride 8 on 8 x 8), FC 128 -> 2N, initialised to zero so that
    an untrained stage returns its input estimate unchanged (Sec. 6.6).

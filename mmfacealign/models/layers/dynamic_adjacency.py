@@ -1,10 +1,11 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Dynamic neighbour weights of SCDF.
 
-SCDF (Lin et al., TIP 2021), abstract and Sec. "dynamic neighbourhood": the method "dynamically adapts the weights
-of node neighborhood to eliminate distracted information from noisy nodes, such as occluded landmark point".
-Per image, global average pooling of the node-embedding map ``H0`` and two fully connected layers predict one
-value per non-zero of the neighbourhood mask ``M``; they replace the 1s of ``M`` (``method_facts.md`` A.5):
+SCDF (Lin et al., TIP 2021), abstract and Sec. "dynamic neighbourhood": the method "dynamically adapts the weights of
+node neighborhood to eliminate distracted information from noisy nodes, such as occluded landmark point". Per image,
+global average pooling of the node-embedding map ``H0`` and two fully connected layers predict one value per non-zero of
+the neighbourhood mask ``M``; they replace the 1s of ``M`` (the official code's ``RelationLearner``,
+``relation_learner.py``):
 
     ``GAP -> Linear(C, C/2) -> ReLU -> BatchNorm1d(C/2) -> Linear(C/2, nnz(M))``, scattered onto ``M`` in
     row-major order, then a softmax over each node's neighbours (``-9e15`` outside the mask).
@@ -12,7 +13,8 @@ value per non-zero of the neighbourhood mask ``M``; they replace the 1s of ``M``
 The resulting ``(B, N, N)`` adjacency is shared by every graph convolution of the forward pass (it replaces the
 static learnable edge weights of :class:`~mmfacealign.models.layers.SemGraphConv`).
 
-Choices (A.5 ambiguities):
+Choices (where the paper's text and the official ``models/geometric/dynamic_gcnet.py`` / ``dynamic_gcnetV2.py``
+leave room; our readings):
 
 * Input: the node-embedding map (the paper's ``H0``; the official "V2", ``C = N*n``) by default; the head can feed
   the backbone map instead (official "V1"). This module only needs ``in_channels``.
@@ -34,7 +36,8 @@ class DynamicAdjacency(nn.Module):
     Args:
         in_channels (int): Channels C of the input map.
         adjacency_mask (array (N, N)): 0/1 neighbourhood mask (with self-loops, as for ``SemGraphConv``).
-        hidden_channels (int, optional): Size of the hidden FC layer. Default ``C // 2`` (A.5).
+        hidden_channels (int, optional): Size of the hidden FC layer. Default ``C // 2`` (official
+            ``relation_learner.py``).
         transpose (bool): Reproduce the official transpose of the normalised matrix. Default False.
 
     Shapes:

@@ -5,7 +5,7 @@ SCDF (Lin et al., TIP 2021), Sec. "landmark-graph relational network": per-landm
 graph convolutions that pass features only among neighbouring landmarks; the network ends in one (x, y) per
 node. The released code uses a semantic graph convolution in the style of SemGCN (Zhao et al., CVPR 2019), with
 separate weights for a node itself and for its neighbours and a learnable weight per edge
-(``method_facts.md`` A.4):
+(the official code's ``models/gcn_model/sem_graph_conv.py`` and ``sem_gcn.py``):
 
 .. math::
 
@@ -17,7 +17,7 @@ per non-zero of ``M`` (initialised to 1, so the initial weights are uniform over
 softmax runs over each row with ``-9e15`` outside the mask.
 
 Every layer accepts an optional per-sample adjacency ``(B, N, N)`` that replaces its static ``\\hat A``: this is
-how the dynamic neighbour weights of :class:`~mmfacealign.models.layers.DynamicAdjacency` (A.5) are shared by all
+how the dynamic neighbour weights of :class:`~mmfacealign.models.layers.DynamicAdjacency` are shared by all
 layers of one forward pass.
 """
 import math
@@ -42,7 +42,7 @@ def init_graph_conv_weight(weight: Tensor, mode: str = 'official', gain: float =
     """Xavier-uniform initialisation of the stacked weight ``W`` (2, in, out) of :class:`SemGraphConv`.
 
     * ``'official'`` (default): one ``xavier_uniform_(W, gain)`` call on the 3-D tensor, as the official
-      ``SemGraphConv`` does (``method_facts.md`` A.4). PyTorch then takes fan_in = ``in * out`` and fan_out =
+      ``SemGraphConv`` (``sem_graph_conv.py``) does. PyTorch then takes fan_in = ``in * out`` and fan_out =
       ``2 * out`` (its rule for >2-D tensors: ``size(1) * receptive``, ``size(0) * receptive`` with receptive =
       ``out``), so the bound is ``gain * sqrt(6 / (in * out + 2 * out))``: 0.0191 for 256 -> 128.
     * ``'per_matrix'``: each (in, out) matrix on its own, bound ``gain * sqrt(6 / (in + out))``: 0.177 for
@@ -86,7 +86,7 @@ def masked_softmax(weights: Tensor, mask: Tensor) -> Tensor:
 
 
 class SemGraphConv(nn.Module):
-    """Semantic graph convolution (SCDF graph relational layer; facts A.4).
+    """Semantic graph convolution (SCDF graph relational layer; the official ``sem_graph_conv.py``).
 
     Args:
         in_channels (int): Input feature size per node.
@@ -115,7 +115,7 @@ class SemGraphConv(nn.Module):
         mask = _as_mask(adjacency_mask)
         self.register_buffer('mask', mask, persistent=False)
         self.register_buffer('off_diagonal', 1 - torch.eye(mask.shape[0]), persistent=False)
-        # W[0]: the node itself, W[1]: its neighbours, one stacked (2, in, out) parameter (A.4)
+        # W[0]: the node itself, W[1]: its neighbours, one stacked (2, in, out) parameter (as the official code)
         self.weight = nn.Parameter(torch.empty(2, in_channels, out_channels))
         # one learnable scalar per mask non-zero (row-major order), initialised to 1
         if edge_weights:
@@ -169,7 +169,8 @@ class SemGraphConv(nn.Module):
 
 
 class GraphConvBlock(nn.Module):
-    """``SemGraphConv -> BatchNorm1d (over the feature channels) -> ReLU`` (facts A.4).
+    """``SemGraphConv -> BatchNorm1d (over the feature channels) -> ReLU`` (the official ``_GraphConv``,
+    ``sem_gcn.py``).
 
     Shapes: ``forward(x (B, N, in), adj=None) -> (B, N, out)``.
     """
@@ -189,7 +190,8 @@ class GraphConvBlock(nn.Module):
 
 
 class ResGraphBlock(nn.Module):
-    """``x + block(block(x))`` with two :class:`GraphConvBlock`; no activation after the sum (facts A.4).
+    """``x + block(block(x))`` with two :class:`GraphConvBlock`; no activation after the sum (the official
+    ``_ResGraphConv``, ``sem_gcn.py``).
 
     Shapes: ``forward(x (B, N, C), adj=None) -> (B, N, C)``.
     """
@@ -206,7 +208,7 @@ class ResGraphBlock(nn.Module):
 
 
 class SemGCN(nn.Module):
-    """The graph relational network of SCDF (facts A.4).
+    """The graph relational network of SCDF (the official ``SemGCN``, ``sem_gcn.py``).
 
     ``GraphConvBlock(in -> hidden)``, ``num_res_blocks`` x :class:`ResGraphBlock`, then a plain
     ``SemGraphConv(hidden -> out)`` (no BN, no ReLU). Defaults (hidden 128, 4 residual blocks, out 2) are the

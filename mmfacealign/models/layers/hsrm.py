@@ -2,7 +2,7 @@
 """SRN's hierarchical structural relation module (HSRM) and its recurrent memory.
 
 Zhu et al., Pattern Recognition 2022, Sec. 3.1 (Eq. 2-7, Fig. 3 and 5; the equations' symbols were lost from the
-text here, so the wiring follows the official code's dimensions, method_facts.md B.4):
+text here, so the wiring follows the official code's dimensions, ``models.py``):
 
 * level 1 (region relations): one tanh FC per facial region over the concatenated features of its landmarks'
   patches: ``ocular`` (brows + eyes), ``snout`` (nose + mouth), ``cheek`` (jaw), 512 each;

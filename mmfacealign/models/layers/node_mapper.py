@@ -1,10 +1,10 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Per-landmark node features ("node embedding") of SCDF.
 
-SCDF (Lin et al., TIP 2021), Sec. "landmark-graph relational network", node features: two Conv-BN-ReLU layers
-turn the last backbone map ``F (C, H, W)`` into ``H (N*n, H, W)``, reshaped to ``H0 (N, n*H*W)``: landmark ``i``
-takes channels ``[n*i, n*i + n)`` (``method_facts.md`` A.2; the released ``BaseMapToNode``). With ResNet-34 on a
-256 x 256 input: ``512 x 8 x 8 -> 256 -> 4N`` channels, i.e. a 256-d feature per landmark.
+SCDF (Lin et al., TIP 2021), Sec. "landmark-graph relational network", node features: two Conv-BN-ReLU layers turn the
+last backbone map ``F (C, H, W)`` into ``H (N*n, H, W)``, reshaped to ``H0 (N, n*H*W)``: landmark ``i`` takes channels
+``[n*i, n*i + n)`` (the official code's ``BaseMapToNode``, used by its released ``BaseGCNPredictor``). With ResNet-34 on
+a 256 x 256 input: ``512 x 8 x 8 -> 256 -> 4N`` channels, i.e. a 256-d feature per landmark.
 """
 from typing import Tuple
 
@@ -18,8 +18,8 @@ class NodeMapper(nn.Module):
     Args:
         in_channels (int): Channels C of the backbone map (ResNet-34: 512).
         num_nodes (int): Number of landmarks N.
-        expansion (int): Channels per landmark n. Default 4 (A.2).
-        mid_channels (int): Channels of the first conv. Default 256 (A.2).
+        expansion (int): Channels per landmark n. Default 4 (official).
+        mid_channels (int): Channels of the first conv. Default 256 (official).
         norm_cfg (dict): Norm layer. Default ``dict(type='BN')``.
 
     Shapes:

@@ -1,10 +1,10 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """ODN's geometry-aware and distillation modules.
 
-ODN: Zhu, Shi, Zheng, Sadiq, "Robust Facial Landmark Detection via Occlusion-adaptive Deep Networks", CVPR 2019
-(``method_facts.md`` C). Both take a feature map (C, H, W) (in ODN the 512 x 7 x 7 input of ResNet-18's last
-residual unit) and return one of the same size; the paper gives the layer types but not the channel widths,
-which are arguments here (defaults below, chosen by us).
+ODN: Zhu, Shi, Zheng, Sadiq, "Robust Facial Landmark Detection via Occlusion-adaptive Deep Networks", CVPR 2019 (no
+public code: this follows the paper's text). Both take a feature map (C, H, W) (in ODN the 512 x 7 x 7 input of
+ResNet-18's last residual unit) and return one of the same size; the paper gives the layer types but not the channel
+widths, which are arguments here (defaults below, chosen by us).
 
 * :class:`GeometryAwareModule` (GM, Sec. 3.1, Fig. 2): Pathway-A (1x1, 3x3, 1x1) and Pathway-B (1x1, 5x5, 1x1)
   give maps A and B of the same size, combined "via the matrix outer product of the corresponding channel": the

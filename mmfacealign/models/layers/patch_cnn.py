@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """SRN's patch CNN: the convolutional feature extractor shared by every shape-indexed patch and every cascade
 iteration (Zhu et al., Pattern Recognition 2022, Sec. 4.1 and Fig. 5; the official code's dimensions,
-method_facts.md B.2)."""
+``models.py``)."""
 from typing import Sequence
 
 from mmengine.model import BaseModule

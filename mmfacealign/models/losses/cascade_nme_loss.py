@@ -2,7 +2,7 @@
 """SRN's training loss: the inter-ocular-normalised point-to-point error of every cascade iteration, summed.
 
 Zhu et al., Pattern Recognition 2022, Sec. 3.1, Eq. 8 (its symbols were lost from the text here; the official
-code's ``normalized_rmse``, method_facts.md B.5):
+code's ``normalized_rmse`` in ``models.py``, summed over the iterations in ``train.py``):
 
 .. math::
 

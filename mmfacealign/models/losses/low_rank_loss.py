@@ -3,7 +3,7 @@
 
 ODN (Zhu et al., CVPR 2019), Sec. 4, Eq. 3: the objective adds ``beta ||M||_*`` (the convex surrogate of
 ``Rank(M)`` in Eq. 2) and ``gamma ||M||_F^2`` to the landmark loss, with beta = 1e-6 and gamma = 1e-5 (Sec. 5,
-implementation details; ``method_facts.md`` C).
+implementation details).
 
 The nuclear norm is ``tr(|Sigma|)``, the sum of the singular values (Eq. 4); its (sub)gradient is
 ``U sign(Sigma) V^T`` (Eq. 8; ``sign`` is 1 on the positive singular values and 0 on vanishing ones, a valid

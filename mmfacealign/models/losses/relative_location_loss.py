@@ -1,13 +1,13 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Relative location loss of SCDF.
 
-SCDF (Lin et al., TIP 2021), Sec. "relative location loss": besides the absolute positions, penalise the
-relative location of every landmark with respect to its graph neighbours,
-``delta_i = p_i - sum_{j in N_i} w_ij p_j`` with ``w_ij = 1 / |N_i|``, i.e. ``Delta = L P`` with the Laplacian-like
-operator ``L`` of :meth:`mmfacealign.models.utils.LandmarkGraph.laplacian`, and compare the predicted and
-ground-truth ``Delta`` with Soft Wing (omega1 = 2, omega2 = 20, epsilon = 0.5, in input pixels, mean over all
-elements; ``method_facts.md`` A.6). ``N_i`` is, by default, what row ``i`` of the graph's directed listing names,
-as in the official code (exactly 3 neighbours per landmark on WFLW's top-3 graph).
+SCDF (Lin et al., TIP 2021), Sec. "relative location loss": besides the absolute positions, penalise the relative
+location of every landmark with respect to its graph neighbours, ``delta_i = p_i - sum_{j in N_i} w_ij p_j`` with
+``w_ij = 1 / |N_i|``, i.e. ``Delta = L P`` with the Laplacian-like operator ``L`` of
+:meth:`mmfacealign.models.utils.LandmarkGraph.laplacian`, and compare the predicted and ground-truth ``Delta`` with Soft
+Wing (omega1 = 2, omega2 = 20, epsilon = 0.5, in input pixels, mean over all elements; the official code's
+``LaplacianLoss`` in ``losses/wing_loss.py``). ``N_i`` is, by default, what row ``i`` of the graph's directed listing
+names, as in the official code (exactly 3 neighbours per landmark on WFLW's top-3 graph).
 """
 from typing import Optional
 

@@ -3,7 +3,8 @@
 
 SCDF (Lin et al., TIP 2021), Sec. "Soft Wing loss": per coordinate, ``|x|`` if ``|x| < omega1``, else
 ``omega2 * ln(1 + |x| / epsilon) + B`` with ``B = omega1 - omega2 * ln(1 + omega1 / epsilon)``; the paper's
-parameters omega1 = 2, omega2 = 20, epsilon = 0.5 are in pixels of the 256 x 256 input (``method_facts.md`` A.7).
+parameters omega1 = 2, omega2 = 20, epsilon = 0.5 are in pixels of the 256 x 256 input (the official code's
+``wider_wing_loss`` in ``losses/functional.py``, "WiderWing" in its config).
 
 MMPose's :class:`mmpose.models.losses.SoftWingLoss` implements the same function but reduces by summing over
 keypoints K and coordinates D and averaging over the batch; the official code averages over all ``B * K * D``

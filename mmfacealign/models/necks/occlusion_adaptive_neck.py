@@ -12,9 +12,9 @@ learning module".
 Down-sampling (the paper gives none): a 1x1 Conv-BN-ReLU to ``reduce_channels`` then adaptive average pooling to
 ``pool_size x pool_size``, so that the flattened vector has ``d = reduce_channels * pool_size^2`` entries, 512 by
 default (32 x 4 x 4). The low-rank module's M is d x d and its nuclear norm needs one SVD of M per training step:
-at d = 512 that is 0.26M parameters and about 50 ms on 2 CPU cores, where flattening the 1024 x 7 x 7 hybrid map
-as it is (d = 50176) would make M 2.5 billion parameters. The 4 x 4 grid keeps a coarse layout of the face that
-global pooling would lose.
+at d = 512 that is 0.26M parameters (the SVD's measured time is in configs/odn/README.md, "Why d = 512" and "Cost"),
+where flattening the 1024 x 7 x 7 hybrid map as it is (d = 50176) would make M 2.5 billion parameters. The 4 x 4 grid
+keeps a coarse layout of the face that global pooling would lose.
 """
 from typing import Sequence, Tuple
 

@@ -3,8 +3,8 @@
 
 Heads in mmfacealign work in MMPose's canonical space: coordinates normalised by the model input size, as
 ``RegressionLabel`` encodes them (``x / w``, ``y / h`` in [0, 1]). Losses defined in pixels of the input (e.g. Soft
-Wing with the SCDF parameters omega1 = 2, omega2 = 20, epsilon = 0.5 on the 256 x 256 crop; ``method_facts.md``
-A.7) convert with these two functions, so the scale lives in one place.
+Wing with the SCDF parameters omega1 = 2, omega2 = 20, epsilon = 0.5 on the 256 x 256 crop; the official code's
+``losses/functional.py``) convert with these two functions, so the scale lives in one place.
 
 Host synchronisation. A size given as Python numbers becomes a tensor on the coordinates' device without a
 host-to-device copy (:func:`xy_tensor`): on CUDA, a copy from pageable host memory waits for the device

@@ -1,23 +1,23 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Landmark graphs: the neighbourhoods of SCDF's graph relational network and relative-location loss.
 
-SCDF (Lin et al., TIP 2021), Sec. "landmark graph" / neighbourhood design: landmarks are graph nodes; the
-neighbours of a node are the landmarks whose ground-truth coordinates are most correlated with it over the
-training set. With ``Cx`` and ``Cy`` the Pearson correlation matrices of the x and y coordinates,
-``C = (|Cx| + |Cy|) / 2`` and node ``i`` keeps the top-(k+1) entries of row ``i`` of ``C``, the +1 being ``i``
-itself (``method_facts.md`` A.3). The released code uses k = 3 for WFLW and hand-designed anatomical graphs for
-68 and 29 points; all are built in (see :data:`BUILTIN_GRAPHS`).
+SCDF (Lin et al., TIP 2021), Sec. "landmark graph" / neighbourhood design: landmarks are graph nodes; the neighbours of
+a node are the landmarks whose ground-truth coordinates are most correlated with it over the training set. With ``Cx``
+and ``Cy`` the Pearson correlation matrices of the x and y coordinates, ``C = (|Cx| + |Cy|) / 2`` and node ``i`` keeps
+the top-(k+1) entries of row ``i`` of ``C``, the +1 being ``i`` itself. The released code uses k = 3 for WFLW
+(``top_k: 3`` in ``experiments/WLFW/config_resnet.yaml``) and hand-designed anatomical graphs for 68 and 29 points; all
+are built in (see :data:`BUILTIN_GRAPHS`).
 
 A :class:`LandmarkGraph` stores a *directed* edge list (``i -> j``: "row ``i`` lists ``j``"), as the top-k rule and
 the released files produce it, and derives from it
 
 * :meth:`LandmarkGraph.symmetric_adjacency`: the 0/1 mask of the graph convolution: edges symmetrised, plus
-  self-loops (A.3, A.4);
+  self-loops (as the official ``utils/graph_utils.py`` builds it);
 * :meth:`LandmarkGraph.laplacian`: the relative-location operator ``L`` with ``L_ii = 1`` and
   ``L_ij = -1/|N_i|`` for the neighbours ``N_i`` of ``i`` (self excluded), so ``(L P)_i = p_i - mean_{j in N_i} p_j``
-  (SCDF, Sec. "relative location loss"; A.6).
+  (SCDF, Sec. "relative location loss"; the official ``LaplacianLoss`` in ``losses/wing_loss.py``).
 
-Two neighbourhoods for ``L`` (A.6):
+Two neighbourhoods for ``L``:
 
 * ``directed=True`` (default, the official code): ``N_i`` is what row ``i`` of the directed listing names. On the
   WFLW top-3 graph every row lists exactly 3 landmarks, so each ``(L P)_i`` averages exactly 3 neighbours, as the
@@ -26,8 +26,8 @@ Two neighbourhoods for ``L`` (A.6):
   there (its ``L`` is ``-L`` everywhere), the same under the ``|.|`` of Soft Wing. That is probably unintended,
   but it is what the code does.
 * ``directed=False`` (our reading, a switch): ``N_i`` is the symmetrised neighbourhood, the same as the graph
-  convolution's (3 to 7 neighbours on WFLW's top-3 graph). Neither the paper text available to us nor the facts
-  say which one the paper means; this reading is useful for graphs with empty rows (every node then has a
+  convolution's (3 to 7 neighbours on WFLW's top-3 graph). Neither the paper text available to us nor the official
+  code says which one the paper means; this reading is useful for graphs with empty rows (every node then has a
   neighbour, so no row turns into an absolute-position term).
 
 File format (:meth:`LandmarkGraph.save` / :meth:`LandmarkGraph.load`): plain text, ``#`` comment lines, a header
@@ -95,7 +95,7 @@ class LandmarkGraph:
 
     @staticmethod
     def correlation_matrix(shapes: np.ndarray) -> np.ndarray:
-        """``C = (|Cx| + |Cy|) / 2`` over a set of shapes (SCDF, Sec. neighbourhood design; facts A.3).
+        """``C = (|Cx| + |Cy|) / 2`` over a set of shapes (SCDF, Sec. neighbourhood design).
 
         Args:
             shapes (np.ndarray): Landmarks of M training faces, shape (M, N, 2).
@@ -124,7 +124,7 @@ class LandmarkGraph:
 
     @classmethod
     def top_k_correlation(cls, shapes: np.ndarray, k: int = 3, name: Optional[str] = None) -> 'LandmarkGraph':
-        """The top-k Pearson-correlation graph (SCDF, Sec. neighbourhood design; facts A.3).
+        """The top-k Pearson-correlation graph (SCDF, Sec. neighbourhood design).
 
         Row ``i`` of ``C`` keeps its top-(k+1) entries, ``i`` itself included; the other k become directed edges
         ``i -> j``. The node itself is always kept (``C_ii = 1`` is the row maximum anyway; ties with another
@@ -216,7 +216,8 @@ class LandmarkGraph:
 
     def symmetric_adjacency(self, self_loops: bool = True) -> np.ndarray:
         """(N, N) float32 0/1 mask of the graph convolution: ``A + A^T`` (clipped to 1), plus the identity if
-        ``self_loops`` (facts A.3: 470 non-zeros for ``wflw98_top3``, 266 for 68 points, 133 for 29)."""
+        ``self_loops`` (470 non-zeros for ``wflw98_top3``, 266 for 68 points, 133 for 29, as the official graph files
+        give)."""
         adj = self.directed_adjacency()
         adj = np.maximum(adj, adj.T)
         if self_loops:
@@ -229,7 +230,7 @@ class LandmarkGraph:
         return np.flatnonzero(adj[i]).tolist()
 
     def laplacian(self, directed: bool = True) -> np.ndarray:
-        """The relative-location operator ``L`` (SCDF, Sec. relative location loss; facts A.6).
+        """The relative-location operator ``L`` (SCDF, Sec. relative location loss; the official ``LaplacianLoss``).
 
         ``L_ii = 1`` and ``L_ij = -1/|N_i|`` for ``j`` in ``N_i``, so ``(L P)_i = p_i - mean_{j in N_i} p_j``, the
         offset of landmark ``i`` from the mean of its neighbours.

@@ -15,7 +15,7 @@ Layouts:
       COFW has no jaw line: its chin is the only contour point.
 
 SynthFace's renderer and occluders use the 68-point groups. ``srn_hierarchy`` gives the two groupings of SRN's
-hierarchical structural relation module (method_facts.md B.4) for all three layouts.
+hierarchical structural relation module (SRN Sec. 3.1; the official code's ``models.py``) for all three layouts.
 """
 from typing import Dict, List, Tuple
 
@@ -80,7 +80,7 @@ def outer_eye_corners(num_keypoints: int, what: str = 'the inter-ocular normalis
                          f'landmarks, not {num_keypoints}; give the two landmark indices')
     return OUTER_EYE_CORNERS[num_keypoints]
 
-# SRN's HSRM (method_facts.md B.4): level-1 "regions" (the official code's top / mid / down branches) and the
+# SRN's HSRM (Sec. 3.1): level-1 "regions" (the top / mid / down branches of the official models.py) and the
 # level-3 "components", each a list of group names per layout. The 68-point jaw is split as the official code
 # splits it (points 0-8 and 9-16: the chin goes with the first half); the 98-point jaw alike (0-16 and 17-32).
 # COFW's only contour point, the chin, is the first cheek component and the second is empty.

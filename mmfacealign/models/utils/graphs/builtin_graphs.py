@@ -1,8 +1,9 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Built-in landmark graphs of SCDF (Lin et al., TIP 2021), as directed edge lists ``(i, j)`` = "row i lists j".
 
-Data only (facts, not code): the graphs released with the official SCDF repository, as recorded in
-``method_facts.md`` A.3 and its neighbour tables. Indices are 0-based. Each list is the *directed* listing of
+Data only (facts, not code): the graphs released with the official SCDF repository (github
+``BeierZhu/Sturcture-Coherency-Face-Alignment``: ``98pts_top3.txt``, ``68pts.txt``, ``29pts.txt`` and ``98pts.txt``
+under its ``utils/face_graph/``). Indices are 0-based. Each list is the *directed* listing of
 the released file; :class:`~mmfacealign.models.utils.LandmarkGraph` symmetrises it for the graph convolution and
 can use it directed or symmetrised for the relative-location (Laplacian) operator.
 

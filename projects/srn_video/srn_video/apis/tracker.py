@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Occlusion-robust face tracking with SRN: the RNN hidden state carried from frame to frame (SRN Eq. 13).
 
-Zhu et al., Pattern Recognition 2022, Sec. 3.2 / Eq. 13 (method_facts.md B'): in video mode SRN only re-tasks its
+Zhu et al., Pattern Recognition 2022, Sec. 3.2 ("Tracker") / Eq. 13: in video mode SRN only re-tasks its
 RNN memory; the hidden state ``h`` of frame ``t`` is computed from the frame's patch features and ``h`` of frame
 ``t - 1``. The initial shape and the number of cascade iterations stay as for images.
 

@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Start HOFS fine-tuning from the pre-trained SRN, and keep HOFS's state across checkpoints.
 
-SRN Sec. 3.2 (method_facts.md B'): the deep Q-net is initialised from the pre-trained SRN's CNN, and the reward
+SRN Sec. 3.2 ("Q-net", "Reward"): the deep Q-net is initialised from the pre-trained SRN's CNN, and the reward
 (Eq. 10) is the NME of the frozen pre-trained SRN. Both need the pre-trained weights, which the runner loads
 (``load_from``) just before ``before_train``. So, before the first training iteration, this hook
 

@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """HOFS's action set: SRN's noise patch around landmark ``l - 1``, ``l`` or ``l + 1`` (SRN Sec. 3.2).
 
-Zhu et al., Pattern Recognition 2022, Sec. 3.2 ("Action", method_facts.md B'): at frame ``t`` the agent occludes
+Zhu et al., Pattern Recognition 2022, Sec. 3.2 ("Action"): at frame ``t`` the agent occludes
 the face with a noise patch around one of three adjacent landmarks ``l_{t-1} - 1``, ``l_{t-1}``, ``l_{t-1} + 1``,
 where ``l_{t-1}`` is the landmark chosen at the previous frame (random at the first frame), so the occluder moves
 smoothly along the landmark order. The patch is SRN's image augmentation (Sec. 4.1, official code): a square of

@@ -2,7 +2,7 @@
 """HOFS's Q-learning pieces: epsilon-greedy selection with a decay schedule, the Bellman target (SRN Eq. 11) and
 the squared loss (Eq. 12).
 
-Zhu et al., Pattern Recognition 2022, Sec. 3.2 (method_facts.md B'; the equations were lost from the text here,
+Zhu et al., Pattern Recognition 2022, Sec. 3.2 (the equations were lost from the text available to us,
 the prose remains): the action value is updated towards ``y = r + gamma * max_a' Q(s', a')`` (Eq. 11), where
 ``s'`` runs over the next frame's candidate states, and the Q-net minimises ``(y - Q(s, a))^2`` (Eq. 12); after each
 update the agent acts epsilon-greedily (a random action with probability epsilon, otherwise the highest Q, i.e. the

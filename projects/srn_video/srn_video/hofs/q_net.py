@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """HOFS's deep Q-net: the value of a candidate occluded frame, from shape-indexed patches (SRN Sec. 3.2, Eq. 11).
 
-Zhu et al., Pattern Recognition 2022, Sec. 3.2 ("State", "Q-net"; method_facts.md B'): the state of a candidate
+Zhu et al., Pattern Recognition 2022, Sec. 3.2 ("State", "Q-net"): the state of a candidate
 action is the set of shape-indexed patches of the candidate occluded face, cropped around the GROUND-TRUTH
 landmarks (so the Q-net knows a priori where on the face the occluder sits); the Q-net maps it to one action
 value, the highest value marking the hardest candidate. Its CNN is initialised from the pre-trained SRN's patch CNN

@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """HOFS's experience replay: one queue per video clip, the last K clips kept (SRN Sec. 3.2, "Experience Replay").
 
-Zhu et al., Pattern Recognition 2022, Sec. 3.2 (method_facts.md B'): unlike DQN's single queue of the last
+Zhu et al., Pattern Recognition 2022, Sec. 3.2 ("Experience Replay"): unlike DQN's single queue of the last
 transitions, the experiences of the last K video clips are stored, each clip in its own queue (multi-queue
 storage), to diversify them; Q-learning updates use transitions drawn uniformly at random from the whole pool.
 

@@ -1,7 +1,7 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Occlusion synthesizers for fine-tuning SRN on video clips: none, random (RSF) and HOFS (SRN Sec. 3.2, Table 9).
 
-Zhu et al., Pattern Recognition 2022, Sec. 3.2 and Table 9 (method_facts.md B'): SRN is fine-tuned on video clips
+Zhu et al., Pattern Recognition 2022, Sec. 3.2 and Table 9: SRN is fine-tuned on video clips
 either without occlusion augmentation, with random occlusion synthesis (RSF: SRN's noise patch around a random
 landmark) or with hard occluded face synthesis (HOFS): an MDP whose agent, a deep Q-net, moves the noise patch
 along the landmarks (``l - 1, l, l + 1`` of the previous frame's ``l``) to the candidate it values highest, the

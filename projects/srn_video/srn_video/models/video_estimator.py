@@ -2,7 +2,7 @@
 """SRN on video clips: the RNN state carried from frame to frame (Eq. 13) and occlusion synthesis (Sec. 3.2).
 
 Zhu et al., "Reasoning Structural Relation for Occlusion-Robust Facial Landmark Localization", Pattern Recognition
-2022, Sec. 3.2 and Eq. 13 (method_facts.md B'): in video mode SRN re-tasks its RNN memory: the hidden state ``h`` of
+2022, Sec. 3.2 ("Tracker") and Eq. 13: in video mode SRN re-tasks its RNN memory: the hidden state ``h`` of
 frame ``t`` is computed from the frame's CNN features and ``h`` of frame ``t - 1``; the initial shape (the mean shape
 in the face box) and the number of cascade iterations stay as for images. Fine-tuning on (hard) occluded clips
 therefore unrolls the cascade over a clip's frames with ``h`` carried, and back-propagates through it (truncated at
