@@ -124,28 +124,29 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _declared_reference(model_cfg):
+    """The ``benchmark_reference(model_cfg)`` that the model's head or backbone class declares, or None."""
+    from mmpose.registry import MODELS
+    for part in ('head', 'backbone'):
+        cls = MODELS.get(model_cfg[part].get('type', '')) if part in model_cfg else None
+        if cls is not None and hasattr(cls, 'benchmark_reference'):
+            return cls.benchmark_reference
+    return None
+
+
 def regression_reference(model_cfg):
-    """The same model with MMPose's RegressionHead (GAP neck + FC, Soft Wing) in place of its head; for
-    FFLD's CropNetHead, the same head without refinement stages (its GAP + FC coarse regressor)."""
-    ref = copy.deepcopy(model_cfg)
+    """The network a model is measured against: what its head or backbone declares (``benchmark_reference``:
+    FFLD's CropNetHead, ODN's TruncatedResNet), else the same backbone with MMPose's RegressionHead (GAP neck + FC,
+    Soft Wing) in place of its head."""
+    declared = _declared_reference(model_cfg)
+    if declared is not None:
+        return declared(model_cfg)[0]
     head = model_cfg.head
-    if head.get('type') == 'CropNetHead':
-        ref.head.stages = []
-        ref.head.stage_losses = []
-        return ref
-    if model_cfg.backbone.get('type') == 'TruncatedResNet':
-        # ODN: the plain ResNet (its last residual unit back) + GAP + RegressionHead, the baseline it modifies
-        ref.backbone = {k: v for k, v in model_cfg.backbone.items() if k != 'num_removed_blocks'}
-        ref.backbone['type'] = 'ResNet'
-        width = ref.backbone.get('base_channels', 64) * 8            # last stage of ResNet-18/34 (BasicBlock)
-        ref.neck = dict(type='GlobalAveragePooling')
-        ref.head = dict(type='RegressionHead', in_channels=width, num_joints=head.num_joints,
-                        loss=dict(type='SoftWingLoss', use_target_weight=True), decoder=head.get('decoder'))
-        return ref
     num_joints = head.get('num_joints')
     in_channels = head.get('in_channels')
     if num_joints is None or in_channels is None:
         raise KeyError('--reference-head needs model.head.num_joints and model.head.in_channels')
+    ref = copy.deepcopy(model_cfg)
     ref.neck = dict(type='GlobalAveragePooling')
     ref.head = dict(type='RegressionHead', in_channels=in_channels, num_joints=num_joints,
                     loss=dict(type='SoftWingLoss', use_target_weight=True), decoder=head.get('decoder'))
@@ -476,17 +477,13 @@ def measure_onnx(model, model_cfg, input_size, args) -> dict:
 
 
 def has_reference(model_cfg) -> bool:
-    head = model_cfg.head
-    return (head.get('type') == 'CropNetHead' or model_cfg.backbone.get('type') == 'TruncatedResNet'
-            or ('num_joints' in head and 'in_channels' in head))
+    return _declared_reference(model_cfg) is not None or ('num_joints' in model_cfg.head
+                                                          and 'in_channels' in model_cfg.head)
 
 
 def reference_label(model_cfg) -> str:
-    if model_cfg.head.get('type') == 'CropNetHead':
-        return 'no refinement reference'
-    if model_cfg.backbone.get('type') == 'TruncatedResNet':
-        return 'plain ResNet + RegressionHead reference'
-    return 'RegressionHead reference'
+    declared = _declared_reference(model_cfg)
+    return declared(model_cfg)[1] if declared is not None else 'RegressionHead reference'
 
 
 def apply_variant(model_cfg, spec: str):

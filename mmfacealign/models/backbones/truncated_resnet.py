@@ -7,6 +7,9 @@ occlusion-adaptive framework": the geometry-aware and distillation modules (a ne
 subclass removes that block and changes nothing else: the remaining weights keep MMPose's (and torchvision's)
 names, so ImageNet checkpoints load (the removed block's weights are reported as unexpected keys).
 """
+import copy
+from typing import Tuple
+
 from mmpose.models.backbones import ResNet
 from mmpose.registry import MODELS
 
@@ -32,3 +35,17 @@ class TruncatedResNet(ResNet):
         for _ in range(num_removed_blocks):
             del last[len(last) - 1]
         self.num_removed_blocks = num_removed_blocks
+
+    @staticmethod
+    def benchmark_reference(model_cfg) -> Tuple[dict, str]:
+        """The network an ODN model is measured against (``tools/analysis_tools/benchmark_model.py
+        --reference-head``): the plain ResNet (its last unit back), global average pooling and MMPose's
+        ``RegressionHead``, the baseline the paper modifies. Returns (model config, row label)."""
+        ref = copy.deepcopy(model_cfg)
+        ref.backbone = {k: v for k, v in model_cfg.backbone.items() if k != 'num_removed_blocks'}
+        ref.backbone['type'] = 'ResNet'
+        width = ref.backbone.get('base_channels', 64) * 8            # last stage of ResNet-18/34 (BasicBlock)
+        ref.neck = dict(type='GlobalAveragePooling')
+        ref.head = dict(type='RegressionHead', in_channels=width, num_joints=model_cfg.head.num_joints,
+                        loss=dict(type='SoftWingLoss', use_target_weight=True), decoder=model_cfg.head.get('decoder'))
+        return ref, 'plain ResNet + RegressionHead reference'

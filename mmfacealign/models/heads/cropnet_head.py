@@ -18,6 +18,7 @@ Coordinates: the stages and :meth:`forward` work in MMPose's normalised input co
 each map's pixels through :func:`~mmfacealign.models.utils.normalised_to_map` (the one conversion), CropNet
 corrections come back from map pixels, and the coordinate losses compare input pixels (the paper's units).
 """
+import copy
 import logging
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -154,6 +155,16 @@ class CropNetHead(BaseLandmarkRegressionHead):
                       'and no later loss through the locations); frozen (requires_grad=False)',
                       logger='current', level=logging.WARNING)
         return sorted(frozen)
+
+    @staticmethod
+    def benchmark_reference(model_cfg) -> Tuple[dict, str]:
+        """The network FFLD is measured against (``tools/analysis_tools/benchmark_model.py --reference-head``):
+        the same model without refinement stages (its coarse regressor alone, the paper's baseline). Returns
+        (model config, row label)."""
+        ref = copy.deepcopy(model_cfg)
+        ref.head.stages = []
+        ref.head.stage_losses = []
+        return ref, 'no refinement reference'
 
     @property
     def num_stages(self) -> int:
