@@ -70,7 +70,9 @@ model = dict(
                 dict(in_index=0, in_channels=16)],                       # 1st level, 112x112
         cropnet=dict(type='CropNet', patch_size=8, selected_channels=4, channel_selection='grouped',
                      mid_channels=128, detach_feature=False, detach_centres=False),
-        coarse_loss=dict(type='NormalizedL2Loss', norm_indices=(36, 45)),
+        # 'auto': the layout's outer eye corners, (36, 45) here; configs that inherit this one with another
+        # number of landmarks (AFLW's 19) get theirs
+        coarse_loss=dict(type='NormalizedL2Loss', norm_indices='auto'),
         stage_losses=[dict(type='MSELoss'), dict(type='L1Loss'),
                       dict(type='AlignLoss', patch_size=8, kernel_size=3, sigma=1.0)],
         align_source='selected',

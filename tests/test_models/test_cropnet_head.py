@@ -409,3 +409,15 @@ def test_inference_layouts_give_the_same_numbers():
         fused = fuse_conv_bn(copy.deepcopy(head))
         assert isinstance(fused.cropnets[0].bn, torch.nn.Identity) and fused.cropnets[0].select.bias is not None
         torch.testing.assert_close(fused(feats), ref, rtol=0, atol=1e-5)
+
+
+def test_paper_configs_normalise_by_their_own_layout(repo_root):
+    """The AFLW (19) and COFW (29) configs inherit the 300W one: their coarse loss must use their own outer eye
+    corners, and eye corners of another layout are refused when the head is built, not at the first loss."""
+    import os.path as osp
+    for name, corners in (('300w', (36, 45)), ('aflw', (6, 11)), ('cofw', (8, 9))):
+        cfg = Config.fromfile(osp.join(repo_root, f'configs/ffld/td-ffld_res18-25_1xb64-400e_{name}-224x224.py'))
+        head = MODELS.build(cfg.model.head)
+        assert tuple(head.coarse_loss.resolve_indices(head.num_joints)) == corners, name
+    with pytest.raises(ValueError, match=r'norm_indices \(36, 45\) are out of range for num_joints=19'):
+        CropNetHead(num_joints=19, coarse_loss=dict(type='NormalizedL2Loss', norm_indices=(36, 45)))

@@ -130,9 +130,13 @@ class CropNetHead(BaseLandmarkRegressionHead):
         self.coarse_loss = MODELS.build(coarse_loss) if coarse_loss is not None else None
         if isinstance(self.coarse_loss, NormalizedL2Loss):
             try:                                    # 'auto' needs a known layout: fail at build, not mid-training
-                self.coarse_loss.resolve_indices(num_joints)
+                indices = self.coarse_loss.resolve_indices(num_joints)
             except ValueError as err:
                 raise ValueError(f'CropNetHead: coarse_loss: {err}') from err
+            if indices is not None and max(indices) >= num_joints:
+                raise ValueError(f'CropNetHead: coarse_loss.norm_indices {tuple(indices)} are out of range for '
+                                 f'num_joints={num_joints} (a config inherited with another landmark count?); '
+                                 "use norm_indices='auto' or the layout's outer eye corners")
         self.stage_losses = nn.ModuleList([MODELS.build(c) if c is not None else nn.Identity() for c in stage_losses])
         self._stage_loss_on = [c is not None for c in stage_losses]
         self._output_stage: Optional[int] = None
