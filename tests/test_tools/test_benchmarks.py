@@ -209,6 +209,12 @@ def test_target_checks_by_hand(repo_root):
     checks = bm.target_checks(rows, args, rate=None)
     assert checks == ['PASS: ffld has 1.45x the batch-1 latency of its reference (target <= 1.45x; FLOPs ratio 1.35x)',
                       'FAIL: ffld has 1.45x the batch-1 latency of its reference (target <= 1.4x; FLOPs ratio 1.35x)']
+    # the alternated timing decides when it was measured; the rows' ratio is printed beside it
+    rows[0].update(latency_ratio_interleaved=1.5, latency_ratio_q25=1.4, latency_ratio_q75=1.6)
+    args.latency_ratio_target = ['ffld<=1.45']
+    assert bm.target_checks(rows, args, rate=None) == [
+        'FAIL: ffld has 1.50x the batch-1 latency of its reference (target <= 1.45x; timed alternately, quartiles '
+        '1.40-1.60; rows 1.45x; FLOPs ratio 1.35x)']
     args.latency_ratio_target = ['plain<=2']
     with pytest.raises(ValueError, match='no reference row'):
         bm.target_checks(rows, args, rate=None)

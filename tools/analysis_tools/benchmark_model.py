@@ -124,6 +124,43 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def interleaved_latency_ratio(model_cfg, ref_cfg, input_size, args, calls: int = 5) -> dict:
+    """Batch-1 latency of a model over its reference, timed alternately: ``--repeats`` rounds, each ``calls``
+    forwards of the model then ``calls`` of the reference; the median of the rounds' time ratios. Load that
+    changes while the rows are measured one after the other (tens of percent on a shared 2-core machine) then
+    hits both alike."""
+    from mmpose.registry import MODELS
+    w, h = input_size
+    x = torch.randn(1, 3, h, w, device=args.device)
+    fns = []
+    for cfg in (model_cfg, ref_cfg):
+        torch.manual_seed(0)
+        model = ready(MODELS.build(copy.deepcopy(cfg))).to(args.device).eval()
+        if args.fuse_conv_bn:
+            from mmcv.cnn import fuse_conv_bn
+            model = fuse_conv_bn(model)
+        fns.append(model)
+    ratios = []
+    with torch.no_grad():
+        for m in fns:
+            for _ in range(3):
+                m._forward(x)
+        for _ in range(args.repeats):
+            times = []
+            for m in fns:
+                _sync()
+                t = time.perf_counter()
+                for _ in range(calls):
+                    m._forward(x)
+                _sync()
+                times.append(time.perf_counter() - t)
+            ratios.append(times[0] / times[1])
+    ratios.sort()
+    q = lambda f: ratios[min(len(ratios) - 1, int(f * len(ratios)))]  # noqa: E731
+    return dict(latency_ratio_interleaved=statistics.median(ratios), latency_ratio_q25=q(0.25),
+                latency_ratio_q75=q(0.75))
+
+
 def _declared_reference(model_cfg):
     """The ``benchmark_reference(model_cfg)`` that the model's head or backbone class declares, or None."""
     from mmpose.registry import MODELS
@@ -580,6 +617,7 @@ def main(argv=None):
                 ref.update(measure_memory(path, True, args))
             res['train_step_overhead_pct'] = 100 * (res['train_step_ms'] / ref['train_step_ms'] - 1)
             res['latency_overhead_pct'] = 100 * (res['latency_ms'] / ref['latency_ms'] - 1)
+            res.update(interleaved_latency_ratio(cfg.model, regression_reference(cfg.model), size, args))
             res['reference_gflops'] = ref['gflops']
             rows.append(ref)
             print(f"measured {ref['config']}: latency {ref['latency_ms']:.1f} ms", flush=True)
