@@ -173,7 +173,7 @@ def build_detector(detector: Union[str, FaceDetector, Callable, None] = 'default
         raise KeyError(f'unknown face detector {detector!r}; choose one of default, {", ".join(detector_names())}')
     key = (name, tuple(sorted(kwargs.items())))
     if key not in _CACHE:
-        _CACHE[key] = FACE_DETECTORS.build(dict(type=name, **kwargs))
+        _CACHE[key] = FACE_DETECTORS.module_dict[name](**kwargs)     # not .build: no scope switch
     return _CACHE[key]
 
 
