@@ -6,8 +6,9 @@
 * :func:`atomic_directory` builds a directory as ``<dir>.partial-<pid>`` and renames it into place once complete
   (an old directory of that name is replaced only then); partial directories left by dead processes are removed.
 
-Used by the SynthFace image and video writers, the shape-model cache, the real-photo cache, the checkpoint hook,
-the metric's outputs, the converters and the benchmarks.
+Used by the SynthFace image and video writers, the shape-model cache, the real-photo cache, the metric's outputs
+and the benchmarks. ``AtomicCheckpointHook`` keeps its own scheme: it wraps mmengine's ``save_checkpoint``, which
+names the file itself, and also syncs the directory.
 """
 import contextlib
 import json
