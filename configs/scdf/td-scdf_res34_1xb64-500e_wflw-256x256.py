@@ -13,7 +13,7 @@
 #   - MMPose's crop of the annotated box (x1.25, GetBBoxCenterScale) instead of the authors' unreleased
 #     PFLD-based pre-cropping; PDB runs in the box frame, the closest frame to those pre-cropped faces;
 #   - AUC@0.1 computed exactly (mean of max(0, 1 - e / 0.1)) instead of trapz over 20 thresholds.
-# Switches that give our readings instead: head.gcn_weight_init='per_matrix', relative_loss.directed=False
+# Switches that give our readings instead: head.gcn.weight_init='per_matrix', relative_loss.directed=False
 # (symmetrised neighbourhoods), use_target_weight=True on both losses (drop landmarks outside the crop, as
 # MMPose's heads do), PoseBalancedDataset.normalise='procrustes'.
 # Test subsets: run tools/dataset_converters/wflw_attributes.py first (see configs/scdf/README.md).
@@ -44,8 +44,10 @@ model = dict(
         num_joints=98,
         in_featuremap_size=(8, 8),
         graph='wflw98_top3',          # built-in; or a file from tools/misc/build_landmark_graph.py
-        dynamic_weights=False,        # the released config; see ..._dyn-... for the dynamic neighbour weights
-        gcn_weight_init='official',   # one xavier_uniform_(gain 1.414) on the stacked (2, in, out) weight
+        node_mapper=dict(type='NodeMapper', expansion=4, mid_channels=256),
+        # 10 graph convolutions; one xavier_uniform_(gain 1.414) on the stacked (2, in, out) weight
+        gcn=dict(type='SemGCN', hidden_channels=128, num_res_blocks=4, weight_init='official'),
+        # no dynamic_adjacency: static edge weights, the released config (..._dyn-... sets the dynamic ones)
         loss=dict(type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5, use_target_weight=False),
         relative_loss=dict(type='RelativeLocationLoss', directed=True, use_target_weight=False,
                            loss=dict(type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5)),

@@ -139,7 +139,8 @@ def test_loss_switches():
 
 @pytest.mark.parametrize('source,expected_in', [('node_map', 68 * 4), ('backbone', 512)])
 def test_dynamic_weights(source, expected_in):
-    head = GCNLandmarkHead(num_joints=68, graph='ibug68_anatomical', dynamic_weights=True, dynamic_source=source)
+    head = GCNLandmarkHead(num_joints=68, graph='ibug68_anatomical',
+                           dynamic_adjacency=dict(type='DynamicAdjacency', source=source))
     assert head.dynamic_adjacency.fc1.in_features == expected_in
     assert head.dynamic_adjacency.nnz == 266
     losses = head.loss(_feats(), _samples(68))
@@ -183,7 +184,7 @@ def test_topdown_estimator_modes(dynamic):
                                std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
         backbone=dict(type='ResNet', depth=18, init_cfg=None),
         head=dict(type='GCNLandmarkHead', in_channels=512, num_joints=29, in_featuremap_size=(8, 8),
-                  graph='cofw29_anatomical', dynamic_weights=dynamic,
+                  graph='cofw29_anatomical', dynamic_adjacency=dict() if dynamic else None,
                   decoder=dict(type='RegressionLabel', input_size=(256, 256))),
         test_cfg=dict(flip_test=True, shift_coords=True))
     model = build_pose_estimator(cfg)
@@ -202,3 +203,16 @@ def test_topdown_estimator_modes(dynamic):
     assert results[0].pred_instances.keypoints.shape == (1, 29, 2)
     assert tensor.shape == (2, 29, 2)
     assert MODELS.get('GCNLandmarkHead') is GCNLandmarkHead
+
+
+def test_submodule_configs_merge_partial_overrides():
+    """``gcn`` / ``node_mapper`` / ``dynamic_adjacency`` are sub-module configs; a partial one keeps its type."""
+    head = GCNLandmarkHead(node_mapper=dict(mid_channels=16), gcn=dict(hidden_channels=16, num_res_blocks=1))
+    assert head.node_mapper.conv1.conv.out_channels == 16
+    assert len(head.gcn.res_blocks) == 1 and head.gcn.input_layer.conv.out_channels == 16
+    assert head.gcn.output_layer.edge_weight is not None and head.dynamic_adjacency is None
+    dynamic = GCNLandmarkHead(dynamic_adjacency=dict(source='backbone', transpose=True))
+    assert dynamic.dynamic_source == 'backbone' and dynamic.dynamic_adjacency.transpose
+    assert dynamic.dynamic_adjacency.fc1.in_features == 512 and dynamic.gcn.output_layer.edge_weight is None
+    with pytest.raises(ValueError, match=r'dynamic_adjacency\.source'):
+        GCNLandmarkHead(dynamic_adjacency=dict(source='image'))

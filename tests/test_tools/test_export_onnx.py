@@ -25,14 +25,14 @@ from mmfacealign.deployment import (  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_RESNET = {'model.backbone.base_channels': 8, 'model.backbone.stem_channels': 16}  # 64 channels at the end
-TINY_GCN = {**TINY_RESNET, 'model.head.in_channels': 64, 'model.head.node_mid_channels': 16,
-            'model.head.hidden_channels': 16, 'model.head.num_res_blocks': 1}
+TINY_GCN = {**TINY_RESNET, 'model.head.in_channels': 64, 'model.head.node_mapper.mid_channels': 16,
+            'model.head.gcn.hidden_channels': 16, 'model.head.gcn.num_res_blocks': 1}
 FAMILIES = {
     'baseline': ('configs/baselines/td-reg_res18-w32_1xb64-15e_synthface-128x128.py',
                  {**TINY_RESNET, 'model.head.in_channels': 64}),
     'scdf': ('configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py', TINY_GCN),
     'scdf-dyn': ('configs/scdf/td-scdf_res18-w32_1xb64-15e_synthface-128x128.py',
-                 {**TINY_GCN, 'model.head.dynamic_weights': True, 'model.head.dynamic_source': 'node_map'}),
+                 {**TINY_GCN, 'model.head.dynamic_adjacency.source': 'node_map'}),
     'ffld': ('configs/ffld/td-ffld_res18-w32_1xb64-15e_synthface-128x128.py',
              {**TINY_RESNET, 'model.head.coarse_head.in_channels': 64, 'model.head.cropnet.mid_channels': 16,
               'model.head.stages.0.in_channels': 16, 'model.head.stages.1.in_channels': 8,

@@ -21,7 +21,7 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from torch import Tensor
 
-from ..layers import DynamicAdjacency, NodeMapper, SemGCN
+from .. import layers  # noqa: F401  (registers NodeMapper, SemGCN, DynamicAdjacency)
 from ..utils.coordinates import normalised_to_pixels, pixels_to_normalised
 from ..utils.landmark_graph import GraphLike, build_graph
 from .base_regression_head import BaseLandmarkRegressionHead
@@ -54,21 +54,20 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
             :func:`~mmfacealign.models.utils.build_graph`). Default ``'wflw98_top3'`` (the released WFLW config,
             ``experiments/WLFW/config_resnet.yaml``); use ``'ibug68_anatomical'`` / ``'cofw29_anatomical'`` or a file
             from ``tools/misc/build_landmark_graph.py`` for other layouts.
-        node_expansion (int): Channels per landmark n of the node mapper. Default 4 (official ``BaseMapToNode``).
-        node_mid_channels (int): Channels of the node mapper's first conv. Default 256 (official ``BaseMapToNode``).
-        hidden_channels (int): Hidden size of the graph network. Default 128 (official ``sem_gcn.py``).
-        num_res_blocks (int): Residual graph blocks. Default 4 (official ``sem_gcn.py``; 10 graph convolutions
-            in total).
-        gcn_weight_init (str): Initialisation of the graph-convolution weights: ``'official'`` (default: one
-            ``xavier_uniform_(gain=1.414)`` on the stacked (2, in, out) tensor, as the official ``SemGraphConv``)
-            or ``'per_matrix'`` (each (in, out) matrix on its own; about 9x larger bound for 256 -> 128). See
-            :class:`~mmfacealign.models.layers.SemGraphConv`.
-        dynamic_weights (bool): Per-image neighbour weights (the paper's dynamic neighbourhood; official
-            ``relation_learner.py``) instead of static learnable edge weights. Default False (the released config;
-            the paper describes the dynamic ones, and its text available to us does not say which its results use).
-        dynamic_source (str): Input of the dynamic weights: ``'node_map'`` (default; the paper's H0, official V2)
-            or ``'backbone'`` (official V1).
-        dynamic_transpose (bool): Reproduce the official transpose of the dynamic adjacency. Default False.
+        node_mapper (dict): The :class:`~mmfacealign.models.layers.NodeMapper` config (``in_channels`` and
+            ``num_nodes`` come from this head). Default channels per landmark n = 4 and a 256-channel first conv
+            (official ``BaseMapToNode``).
+        gcn (dict): The :class:`~mmfacealign.models.layers.SemGCN` config (input size, mask, 2 outputs and
+            ``edge_weights`` come from this head). Default hidden size 128, 4 residual blocks (10 graph
+            convolutions) and ``weight_init='official'``: one ``xavier_uniform_(gain=1.414)`` on the stacked
+            (2, in, out) tensor, as the official ``sem_gcn.py``; ``'per_matrix'`` initialises each (in, out) matrix
+            on its own (about 9x larger bound for 256 -> 128).
+        dynamic_adjacency (dict, optional): Per-image neighbour weights (the paper's dynamic neighbourhood; official
+            ``relation_learner.py``): a :class:`~mmfacealign.models.layers.DynamicAdjacency` config plus
+            ``source``, the map it reads: ``'node_map'`` (default; the paper's H0, official V2) or ``'backbone'``
+            (official V1). ``transpose=True`` reproduces the official transpose of the adjacency. Default None:
+            static learnable edge weights (the released config; the paper describes the dynamic ones, and its
+            text available to us does not say which its results use).
         output_space (str): What the graph network regresses: ``'pixel'`` (default, official: pixels of the
             input, divided by ``input_size`` in :meth:`forward`) or ``'normalised'``.
         loss_space (str): Where the losses compare coordinates: ``'pixel'`` (default; the paper's Soft Wing
@@ -84,7 +83,7 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
         decoder (dict): Codec for :meth:`predict`. Default ``RegressionLabel(input_size=(256, 256))``.
         input_size (tuple, optional): Input (w, h) in pixels. Default: the decoder's ``input_size``.
         init_cfg (dict, optional): Initialisation config. Default None (each layer's own initialisation: Kaiming
-            for the node mapper convs, ``gcn_weight_init`` and ones for the graph convolutions, as the official code).
+            for the node mapper convs, ``gcn.weight_init`` and ones for the graph convolutions, as the official code).
     """
 
     def __init__(self,
@@ -92,14 +91,9 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
                  num_joints: int = 98,
                  in_featuremap_size: Union[int, Tuple[int, int]] = (8, 8),
                  graph: GraphLike = 'wflw98_top3',
-                 node_expansion: int = 4,
-                 node_mid_channels: int = 256,
-                 hidden_channels: int = 128,
-                 num_res_blocks: int = 4,
-                 gcn_weight_init: str = 'official',
-                 dynamic_weights: bool = False,
-                 dynamic_source: str = 'node_map',
-                 dynamic_transpose: bool = False,
+                 node_mapper: ConfigType = dict(type='NodeMapper', expansion=4, mid_channels=256),
+                 gcn: ConfigType = dict(type='SemGCN', hidden_channels=128, num_res_blocks=4, weight_init='official'),
+                 dynamic_adjacency: OptConfigType = None,
                  output_space: str = 'pixel',
                  loss_space: str = 'pixel',
                  loss: ConfigType = dict(type='MeanSoftWingLoss', omega1=2.0, omega2=20.0, epsilon=0.5,
@@ -110,7 +104,13 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
                  decoder: OptConfigType = dict(type='RegressionLabel', input_size=(256, 256)),
                  input_size: Optional[Sequence[int]] = None,
                  init_cfg: OptConfigType = None):
-        for arg, value, allowed in (('dynamic_source', dynamic_source, ('node_map', 'backbone')),
+        # a partial override (``head.gcn.hidden_channels=16`` on a config that lists no ``gcn``) keeps the type
+        node_mapper, gcn = dict(dict(type='NodeMapper'), **node_mapper), dict(dict(type='SemGCN'), **gcn)
+        dynamic_source = None
+        if dynamic_adjacency is not None:
+            dynamic_adjacency = dict(dict(type='DynamicAdjacency'), **dynamic_adjacency)
+            dynamic_source = dynamic_adjacency.pop('source', 'node_map')
+        for arg, value, allowed in (('dynamic_adjacency.source', dynamic_source, (None, 'node_map', 'backbone')),
                                     ('output_space', output_space, ('pixel', 'normalised')),
                                     ('loss_space', loss_space, ('pixel', 'normalised'))):
             if value not in allowed:
@@ -124,24 +124,20 @@ class GCNLandmarkHead(BaseLandmarkRegressionHead):
             in_featuremap_size = (in_featuremap_size, in_featuremap_size)
         self.in_featuremap_size = tuple(in_featuremap_size)
         self.graph = build_graph(graph, num_nodes=num_joints)
-        self.dynamic_weights = dynamic_weights
         self.dynamic_source = dynamic_source
         self.output_space = output_space
         self.loss_space = loss_space
 
         mask = self.graph.symmetric_adjacency(self_loops=True)
-        self.node_mapper = NodeMapper(in_channels, num_joints, expansion=node_expansion,
-                                      mid_channels=node_mid_channels)
+        self.node_mapper = MODELS.build(dict(node_mapper, in_channels=in_channels, num_nodes=num_joints))
         self.node_channels = self.node_mapper.node_feature_size(self.in_featuremap_size)
         # with dynamic weights the static edge weights would be dead parameters (and break DDP): leave them out
-        self.gcn = SemGCN(self.node_channels, mask, hidden_channels=hidden_channels,
-                          num_res_blocks=num_res_blocks, out_channels=2, edge_weights=not dynamic_weights,
-                          weight_init=gcn_weight_init)
-        if dynamic_weights:
+        self.gcn = MODELS.build(dict(gcn, in_channels=self.node_channels, adjacency_mask=mask, out_channels=2,
+                                     edge_weights=dynamic_adjacency is None))
+        self.dynamic_adjacency = None
+        if dynamic_adjacency is not None:
             dyn_in = self.node_mapper.out_channels if dynamic_source == 'node_map' else in_channels
-            self.dynamic_adjacency = DynamicAdjacency(dyn_in, mask, transpose=dynamic_transpose)
-        else:
-            self.dynamic_adjacency = None
+            self.dynamic_adjacency = MODELS.build(dict(dynamic_adjacency, in_channels=dyn_in, adjacency_mask=mask))
 
         if relative_loss is not None:
             relative_loss = dict(relative_loss)

@@ -25,11 +25,13 @@ leave room; our readings):
 """
 from typing import Optional
 
+from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from .graph_conv import MaskLike, _as_mask, masked_softmax
 
 
+@MODELS.register_module()
 class DynamicAdjacency(nn.Module):
     """Predict a per-sample normalised adjacency from a feature map.
 

@@ -26,6 +26,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 #: Fill value outside the mask before the softmax (the official value; finite, so a row without any mask entry
@@ -207,6 +208,7 @@ class ResGraphBlock(nn.Module):
         return x + self.block2(self.block1(x, adj), adj)
 
 
+@MODELS.register_module()
 class SemGCN(nn.Module):
     """The graph relational network of SCDF (the official ``SemGCN``, ``sem_gcn.py``).
 

@@ -9,9 +9,11 @@ a 256 x 256 input: ``512 x 8 x 8 -> 256 -> 4N`` channels, i.e. a 256-d feature p
 from typing import Tuple
 
 from mmcv.cnn import ConvModule
+from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 
+@MODELS.register_module()
 class NodeMapper(nn.Module):
     """Map a backbone feature map to N node features.
 
