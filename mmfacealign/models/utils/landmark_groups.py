@@ -14,6 +14,11 @@ Layouts:
     * ``cofw29`` (COFW): brows 0-7, eyes 8-15 (corners and lids), pupils 16-17, nose 18-21, mouth 22-27, chin 28.
       COFW has no jaw line: its chin is the only contour point.
 
+Flip pairs are not repeated here: they are the swap partners of each dataset's MMPose metainfo
+(:data:`LAYOUT_METAINFO`; SynthFace's ``datasets/metainfo/synthface.py`` inherits MMPose's ``300w.py``), and
+``tests/test_models/test_landmark_groups.py`` checks that those flips map every right group, eye corner and eye
+centre of this file onto its left partner.
+
 SynthFace's renderer and occluders use the 68-point groups. ``srn_hierarchy`` gives the two groupings of SRN's
 hierarchical structural relation module (SRN Sec. 3.1; the official code's ``models.py``) for all three layouts.
 """
@@ -55,6 +60,10 @@ COFW29_GROUPS: Dict[str, List[int]] = {
 }
 
 LAYOUT_GROUPS: Dict[int, Dict[str, List[int]]] = {68: IBUG68_GROUPS, 98: WFLW98_GROUPS, 29: COFW29_GROUPS}
+
+#: The MMPose metainfo file (``mmpose::_base_/datasets/``) of each layout, keyed by the number of landmarks: the
+#: names and flip pairs of the landmarks.
+LAYOUT_METAINFO: Dict[int, str] = {68: '300w.py', 98: 'wflw.py', 29: 'cofw.py', 19: 'aflw.py', 106: 'lapa.py'}
 
 #: The outer eye corners (the subject's right eye first) per layout, keyed by the number of landmarks: the
 #: inter-ocular normaliser of the metrics (``evaluation/functional/normalizers.py``), of the losses
