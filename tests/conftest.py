@@ -9,6 +9,11 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
+# the SRN video project is imported by its own package name (``srn_video``) with its folder on the path, as
+# MMPose's projects are: here and in the tools the tests run as subprocesses
+PROJECT = osp.join(REPO, 'projects', 'srn_video')
+sys.path.insert(0, PROJECT)
+os.environ['PYTHONPATH'] = os.pathsep.join(p for p in (PROJECT, os.environ.get('PYTHONPATH')) if p)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import mmfacealign  # noqa: E402,F401

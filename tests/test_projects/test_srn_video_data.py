@@ -12,6 +12,14 @@ import torch
 from mmengine.registry import FUNCTIONS, DefaultScope
 from mmengine.structures import InstanceData
 from mmpose.registry import DATASETS
+from srn_video.datasets import (
+    VW300_TEST_CATEGORIES,
+    FaceVideoClipDataset,
+    clip_collate,
+    load_excluded_frames,
+    video_and_frame,
+    vw300_category,
+)
 
 from mmfacealign.datasets.synthface import load_pdm
 from mmfacealign.datasets.synthface.video import (
@@ -23,14 +31,6 @@ from mmfacealign.datasets.synthface.video import (
     write_synthface_video,
 )
 from mmfacealign.evaluation.metrics import FaceAlignmentMetric
-from projects.srn_video.srn_video.datasets import (
-    VW300_TEST_CATEGORIES,
-    FaceVideoClipDataset,
-    clip_collate,
-    load_excluded_frames,
-    video_and_frame,
-    vw300_category,
-)
 
 META_KEYS = ('id', 'img_id', 'img_path', 'ori_shape', 'img_shape', 'input_size', 'input_center', 'input_scale',
              'flip', 'flip_direction', 'keypoints_occluded', 'subset')

@@ -4,14 +4,13 @@ HOFSInitHook's once-only initialisation."""
 from types import SimpleNamespace
 
 import pytest
+import srn_video  # noqa: F401
 import torch
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from mmpose.models import build_pose_estimator
 from mmpose.structures import PoseDataSample
-
-import projects.srn_video.srn_video  # noqa: F401
-from projects.srn_video.srn_video.engine import HOFSInitHook
+from srn_video.engine import HOFSInitHook
 
 SIZE = 64
 init_default_scope('mmpose')

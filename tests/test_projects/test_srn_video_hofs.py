@@ -4,10 +4,7 @@
 import numpy as np
 import pytest
 import torch
-
-from mmfacealign.datasets.transforms.occlusion import RandomNoisePatchOcclusion
-from mmfacealign.models import SRNHead
-from projects.srn_video.srn_video.hofs import (
+from srn_video.hofs import (
     ClipReplayMemory,
     EpsilonSchedule,
     HOFSQNet,
@@ -22,6 +19,9 @@ from projects.srn_video.srn_video.hofs import (
     noise_patch_boxes,
     q_learning_loss,
 )
+
+from mmfacealign.datasets.transforms.occlusion import RandomNoisePatchOcclusion
+from mmfacealign.models import SRNHead
 
 SMALL_CNN = dict(type='PatchCNN', channels=(16, 32, 32), kernel_sizes=(5, 3, 3))
 TINY_CNN = dict(type='PatchCNN', channels=(4, 8), kernel_sizes=(3, 3))

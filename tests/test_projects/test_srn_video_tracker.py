@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
+from srn_video.apis import SRNTracker, TrackLossRule, box_iou, landmark_box, track_video
+from srn_video.evaluation import TemporalJitterMetric, still_pairs, temporal_jitter
 
 from mmfacealign.apis import init_model
 from mmfacealign.datasets.synthface.renderer import render_background, render_face, sample_style
 from mmfacealign.datasets.synthface.shape_model import load_pdm, place_shape, pose_shape
-from projects.srn_video.srn_video.apis import SRNTracker, TrackLossRule, box_iou, landmark_box, track_video
-from projects.srn_video.srn_video.evaluation import TemporalJitterMetric, still_pairs, temporal_jitter
 
 CONFIG = 'configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py'
 PADDING = 1.25          # GetBBoxCenterScale's default, used by the config's test pipeline

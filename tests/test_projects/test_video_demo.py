@@ -1,15 +1,23 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
-"""demo/video_demo.py on a short generated clip: a playable annotated video, the per-frame json, the errors."""
+"""projects/srn_video/demo/video_demo.py on a short generated clip: a playable annotated video, the per-frame
+json, the errors."""
 import json
+import os.path as osp
+import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from srn_video.apis import landmark_box, track_video
 from test_srn_video_tracker import CONFIG, render_clip, tiny_srn
 
-from demo.video_demo import EXIT_NO_FACE, EXIT_NOT_SRN, EXIT_VIDEO_UNREADABLE, count_frames, main
-from projects.srn_video.srn_video.apis import landmark_box, track_video
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_tools'))
+from e2e_utils import load_tool  # noqa: E402
+
+_demo = load_tool('projects/srn_video/demo/video_demo.py')
+EXIT_NO_FACE, EXIT_NOT_SRN, EXIT_VIDEO_UNREADABLE = _demo.EXIT_NO_FACE, _demo.EXIT_NOT_SRN, _demo.EXIT_VIDEO_UNREADABLE
+count_frames, main = _demo.count_frames, _demo.main
 
 
 def write_video(path: str, frames, fps: float = 10.0) -> str:

@@ -14,7 +14,7 @@
 #   - the state is carried within a clip of 8 frames in training and evaluation (truncated back-propagation;
 #     the tracker carries it over a whole video); no flip test (a flipped clip would need its own state).
 _base_ = ['../../../configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py']
-custom_imports = dict(imports=['mmfacealign', 'projects.srn_video.srn_video'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmfacealign', 'srn_video'], allow_failed_imports=False)
 
 load_from = None            # the pre-trained image SRN: set it (--cfg-options load_from=...)
 train_cfg = dict(max_epochs=1, val_interval=1)

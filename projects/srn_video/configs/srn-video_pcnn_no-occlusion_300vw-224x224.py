@@ -17,7 +17,7 @@
 #     count is logged as unsampled frames);
 #   - the 300W image pre-training stays as configs/srn/ (no 300W-LP).
 _base_ = ['../../../configs/srn/td-srn_pcnn_1xb64-100k_300w-224x224.py']
-custom_imports = dict(imports=['mmfacealign', 'projects.srn_video.srn_video'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmfacealign', 'srn_video'], allow_failed_imports=False)
 
 load_from = None            # the 300W-trained image SRN: set it (--cfg-options load_from=...)
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=20000, val_interval=5000)

@@ -20,11 +20,13 @@ from collections import defaultdict
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
+_PROJECT = osp.dirname(osp.dirname(osp.abspath(__file__)))       # projects/srn_video: the srn_video package
+sys.path[:0] = [_PROJECT, osp.dirname(osp.dirname(_PROJECT))]   # and the repository (mmfacealign)
+
+from srn_video.apis import track_video  # noqa: E402
+from srn_video.evaluation.temporal_jitter import temporal_jitter  # noqa: E402
 
 from mmfacealign.models.utils.landmark_groups import outer_eye_corners  # noqa: E402
-from projects.srn_video.srn_video.apis import track_video  # noqa: E402
-from projects.srn_video.srn_video.evaluation.temporal_jitter import temporal_jitter  # noqa: E402
 
 
 def load_videos(root: str, split: str = 'test'):
@@ -60,8 +62,9 @@ def main(argv=None):
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', help='write the per-video results to this json')
     args = p.parse_args(argv)
+    from srn_video.apis import SRNTracker
+
     from mmfacealign.apis import init_model
-    from projects.srn_video.srn_video.apis import SRNTracker
     model = init_model(args.config, args.checkpoint, device=args.device)
     single = SRNTracker(model, device=args.device)          # per-frame prediction: state and shape not carried
     rows, model_time, frames_done = {}, 0., 0

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
+_PROJECT = osp.dirname(osp.dirname(osp.abspath(__file__)))       # projects/srn_video: the srn_video package
+sys.path[:0] = [_PROJECT, osp.dirname(osp.dirname(_PROJECT))]   # and the repository (mmfacealign)
 
 MEAN, STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 
@@ -69,7 +70,7 @@ def ridge_model(x_fit, g_fit):
 
 
 def build_synthesizer(gamma, seed):
-    from projects.srn_video.srn_video.hofs import HOFSSynthesizer
+    from srn_video.hofs import HOFSSynthesizer
     torch.manual_seed(seed)
     synth = HOFSSynthesizer(q_net=dict(type='HOFSQNet', patch_size=12, hidden_channels=32,
                                        patch_cnn=dict(type='PatchCNN', channels=(8, 16), kernel_sizes=(3, 3),
@@ -95,7 +96,7 @@ class RandomWalk(torch.nn.Module):
         self.synth = synth
 
     def synthesize(self, *args, **kwargs):
-        from projects.srn_video.srn_video.hofs import synthesizers
+        from srn_video.hofs import synthesizers
         was = self.synth.training
         original = synthesizers.epsilon_greedy
         synthesizers.epsilon_greedy = lambda q, eps: original(q, 1.0)
@@ -108,7 +109,7 @@ class RandomWalk(torch.nn.Module):
 
 
 def run(seed, gamma, iters, data):
-    from projects.srn_video.srn_video.hofs import RandomOcclusionSynthesis
+    from srn_video.hofs import RandomOcclusionSynthesis
     x_train, g_train, x_test, g_test, frozen = data
     synth = build_synthesizer(gamma, seed)
     row = dict(seed=seed, gamma=gamma, iters=iters)
@@ -139,7 +140,7 @@ def main(argv=None):
 
     import mmfacealign  # noqa: F401
     register_all_modules()
-    import projects.srn_video.srn_video  # noqa: F401
+    import srn_video  # noqa: F401
 
     t0 = time.time()
     x_fit, g_fit = make_clips(160, 4, 64, 1)

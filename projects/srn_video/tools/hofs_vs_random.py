@@ -22,7 +22,8 @@ from unittest import mock
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
+_PROJECT = osp.dirname(osp.dirname(osp.abspath(__file__)))       # projects/srn_video: the srn_video package
+sys.path[:0] = [_PROJECT, osp.dirname(osp.dirname(_PROJECT))]   # and the repository (mmfacealign)
 
 
 def normalised_gt(data_samples, length: int) -> torch.Tensor:
@@ -44,14 +45,13 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--cfg-options', nargs='+', default=[], help='key=value overrides (e.g. a data_root)')
     args = p.parse_args(argv)
+    import srn_video  # noqa: F401
     from mmengine.config import Config, DictAction
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner, load_checkpoint
     from mmpose.models import build_pose_estimator
     from mmpose.registry import MODELS
-
-    import projects.srn_video.srn_video  # noqa: F401
-    from projects.srn_video.srn_video.hofs import rewards, synthesizers
+    from srn_video.hofs import rewards, synthesizers
     init_default_scope('mmpose')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

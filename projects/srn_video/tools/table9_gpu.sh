@@ -11,6 +11,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$REPO"
 OUT="${OUT:-$REPO/work_dirs/table9_gpu}"
 PY="${PY:-python3}"
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"   # the srn_video package
 BASE=/tmp/table9_gpu
 SITE="${SITE:-$BASE/site}"
 DATA_ROOT="${DATA_ROOT:-$BASE/synthface_video}"

@@ -13,6 +13,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$REPO"
 VENV="$(bash tools/setup_env.sh | tail -n 1)"
 PY="$VENV/bin/python"
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"   # the srn_video package
 CFG_DIR=projects/srn_video/configs
 "$PY" tools/misc/generate_synthface.py --out-dir data/synthface
 "$PY" tools/misc/generate_synthface.py --video --out-dir data/synthface_video

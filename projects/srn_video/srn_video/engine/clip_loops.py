@@ -3,7 +3,7 @@
 
 mmengine's ``ValLoop`` and ``TestLoop`` call ``evaluator.evaluate(len(dataset))``, and each metric keeps that many
 results (the rest is taken for the distributed sampler's padding and dropped). A
-:class:`~projects.srn_video.srn_video.datasets.FaceVideoClipDataset` has one index per clip but yields ``clip_len``
+:class:`~srn_video.datasets.FaceVideoClipDataset` has one index per clip but yields ``clip_len``
 scored frames per index, so the stock loops would keep only the first ``len(dataset)`` frames. These loops pass the
 number of frames instead. Use them in every config whose val / test dataset is a clip dataset::
 

@@ -6,7 +6,7 @@ SRN Sec. 3.2 ("Q-net", "Reward"): the deep Q-net is initialised from the pre-tra
 (``load_from``) just before ``before_train``. So, before the first training iteration, this hook
 
 * copies the loaded backbone and head into the estimator's frozen ``reward_model``
-  (:meth:`~projects.srn_video.srn_video.models.SRNVideoEstimator.init_reward_model`), and
+  (:meth:`~srn_video.models.SRNVideoEstimator.init_reward_model`), and
 * initialises the synthesizer's Q-net from the loaded SRN head (``init_from_srn``),
 
 once: the estimator's ``hofs_ready`` buffer records it, so a resumed run (whose checkpoint holds the frozen copy,

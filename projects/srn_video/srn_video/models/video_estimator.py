@@ -9,7 +9,7 @@ therefore unrolls the cascade over a clip's frames with ``h`` carried, and back-
 the clip's ends).
 
 A batch holds ``B`` clips of ``L`` frames, flattened clip-major to ``B * L`` frames by the ``clip_collate`` function
-of :class:`~projects.srn_video.srn_video.datasets.FaceVideoClipDataset` (frames of clip 0 first, in time order).
+of :class:`~srn_video.datasets.FaceVideoClipDataset` (frames of clip 0 first, in time order).
 Every frame's data sample carries ``frame_in_clip``; the estimator checks the order and recovers ``L`` from it.
 
 Training (:meth:`loss`):
@@ -21,7 +21,7 @@ Training (:meth:`loss`):
 
 HOFS's reward (Eq. 10) is the NME of the *frozen pre-trained* SRN on the synthesised frame: ``reward_model`` is a
 frozen copy of the backbone and head, taken when fine-tuning starts by
-:class:`~projects.srn_video.srn_video.engine.HOFSInitHook` (which also initialises the Q-net from the pre-trained
+:class:`~srn_video.engine.HOFSInitHook` (which also initialises the Q-net from the pre-trained
 patch CNN). Both are submodules, so checkpoints keep them and a resumed run goes on with the same frozen model.
 
 Testing (:meth:`predict`): frames of a clip are predicted in order with ``h`` carried (``carry_hidden=False``
@@ -107,7 +107,7 @@ class SRNVideoEstimator(TopdownPoseEstimator):
         cls = MODELS.get(cfg['type'])
         if cls is None:
             raise KeyError(f"SRNVideoEstimator: occlusion_synthesis type {cfg['type']!r} is not registered "
-                           "(is projects.srn_video.srn_video in custom_imports?)")
+                           "(is srn_video in custom_imports, with projects/srn_video on PYTHONPATH?)")
         import inspect
         params = inspect.signature(cls.__init__).parameters
         pre = self.data_preprocessor

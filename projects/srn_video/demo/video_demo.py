@@ -1,7 +1,8 @@
 # Copyright (c) mmfacealign contributors. All rights reserved.
 """Face-tracking demo on a video: track one face with SRN, its RNN state carried from frame to frame (SRN Eq. 13).
 
-    python demo/video_demo.py VIDEO CONFIG CHECKPOINT --out-video tracked.mp4 [--out-json tracked.json]
+    python projects/srn_video/demo/video_demo.py VIDEO CONFIG CHECKPOINT --out-video tracked.mp4
+        [--out-json tracked.json]
         [--bbox X1 Y1 X2 Y2] [--init mean|previous] [--redetect] [--device cpu] [--max-frames N]
 
 The face of the first frame is given with --bbox, or found by the image demo's default detector (MTCNN, see
@@ -33,7 +34,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+_PROJECT = osp.dirname(osp.dirname(osp.abspath(__file__)))       # projects/srn_video: the srn_video package
+sys.path[:0] = [_PROJECT, osp.dirname(osp.dirname(_PROJECT))]   # and the repository (mmfacealign)
 
 import mmfacealign  # noqa: E402,F401
 from mmfacealign.apis import detect_faces  # noqa: E402
@@ -126,9 +128,9 @@ def main(argv=None) -> dict:
 def run(args) -> dict:
     import cv2
     from mmengine.utils import ProgressBar
+    from srn_video.apis import SRNTracker
 
     from mmfacealign.apis import init_model
-    from projects.srn_video.srn_video.apis import SRNTracker
 
     check_srn_config(args.config)
     cap = cv2.VideoCapture(args.video) if osp.isfile(args.video) else None
