@@ -239,3 +239,29 @@ def test_variant_merges_into_a_copy_and_rejects_unknown_keys(repo_root):
         bm.apply_variant(cfg.model, 'typo:head.nuclear_los=None')
     with pytest.raises(ValueError, match='expected key=value'):
         bm.apply_variant(cfg.model, 'bad:head.nuclear_loss')
+
+
+def test_heads_declare_their_extra_measurements(repo_root):
+    """The tool knows no head type: SRN and the low-rank head name their extras, and an unknown name is refused."""
+    benchmark_tool = _benchmark_module(repo_root)
+    from mmengine.config import ConfigDict
+    from mmpose.registry import MODELS
+
+    from mmfacealign.models import LowRankRegressionHead, SRNHead
+    assert SRNHead.benchmark_extras(ConfigDict(head=dict(type='SRNHead'))) == ('patch_share', )
+    low_rank = ConfigDict(head=dict(type='LowRankRegressionHead'))
+    assert LowRankRegressionHead.benchmark_extras(low_rank) == ('nuclear_norm', )
+    low_rank.head.low_rank = None
+    assert LowRankRegressionHead.benchmark_extras(low_rank) == ()
+    assert set(benchmark_tool.EXTRAS) == {'patch_share', 'nuclear_norm'}
+
+    @MODELS.register_module(force=True)
+    class _HeadAskingForTheUnknown(SRNHead):
+        @staticmethod
+        def benchmark_extras(model_cfg):
+            return ('flops_per_joule', )
+    row = dict(config='x')
+    with pytest.raises(KeyError, match="_HeadAskingForTheUnknown.benchmark_extras asks for 'flops_per_joule'"):
+        benchmark_tool.measure_extras(ConfigDict(head=dict(type='_HeadAskingForTheUnknown')), (64, 64), None, row)
+    benchmark_tool.measure_extras(ConfigDict(head=dict(type='RegressionHead')), (64, 64), None, row)
+    assert row == dict(config='x')                       # a head that declares nothing adds nothing

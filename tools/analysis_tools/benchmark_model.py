@@ -564,6 +564,37 @@ def low_rank_svd_ms(model_cfg, args) -> float:
     return median_time(run, max(3, args.repeats // 2)) * 1e3
 
 
+def _patch_share_extra(model_cfg, input_size, args, row):
+    r = srn_patch_share(model_cfg, input_size, args)
+    return r, (f"patch extraction {r['patch_ms']:.1f} ms = {r['patch_share_pct']:.1f}% of the forward pass at batch "
+               f"32 ({r['forward_b32_ms']:.0f} ms)")
+
+
+def _nuclear_norm_extra(model_cfg, input_size, args, row):
+    svd = low_rank_svd_ms(model_cfg, args)
+    share = 100 * svd / row['train_step_ms']
+    return dict(svd_ms=svd, svd_share_pct=share), (
+        f'nuclear norm of M ({model_cfg.head.in_features}^2, SVD + subgradient) {svd:.1f} ms = {share:.1f}% of the '
+        'training step')
+
+
+#: The extra measurements a head can ask for by name (its ``benchmark_extras(model_cfg)``): each takes the model
+#: config, input size, options and the row measured so far, and returns the columns to add and a line to print.
+EXTRAS = {'patch_share': _patch_share_extra, 'nuclear_norm': _nuclear_norm_extra}
+
+
+def measure_extras(model_cfg, input_size, args, row) -> None:
+    """Run the extra measurements that the model's head declares (``benchmark_extras``) into ``row``."""
+    from mmpose.registry import MODELS
+    cls = MODELS.get(model_cfg.head.get('type', ''))
+    for extra in (cls.benchmark_extras(model_cfg) if hasattr(cls, 'benchmark_extras') else ()):
+        if extra not in EXTRAS:
+            raise KeyError(f'{cls.__name__}.benchmark_extras asks for {extra!r}; known: {sorted(EXTRAS)}')
+        columns, line = EXTRAS[extra](model_cfg, input_size, args, row)
+        row.update(columns)
+        print(f"{row['config']}: {line}", flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not args.configs and not args.render:
@@ -621,15 +652,7 @@ def main(argv=None):
             res['reference_gflops'] = ref['gflops']
             rows.append(ref)
             print(f"measured {ref['config']}: latency {ref['latency_ms']:.1f} ms", flush=True)
-        if cfg.model.head.get('type') == 'SRNHead':
-            res.update(srn_patch_share(cfg.model, size, args))
-            print(f"{name}: patch extraction {res['patch_ms']:.1f} ms = {res['patch_share_pct']:.1f}% of the "
-                  f"forward pass at batch 32 ({res['forward_b32_ms']:.0f} ms)", flush=True)
-        if cfg.model.head.get('type') == 'LowRankRegressionHead' and cfg.model.head.get('low_rank', True):
-            res['svd_ms'] = low_rank_svd_ms(cfg.model, args)
-            res['svd_share_pct'] = 100 * res['svd_ms'] / res['train_step_ms']
-            print(f"{name}: nuclear norm of M ({cfg.model.head.in_features}^2, SVD + subgradient) {res['svd_ms']:.1f} "
-                  f"ms = {res['svd_share_pct']:.1f}% of the training step", flush=True)
+        measure_extras(cfg.model, size, args, res)
         rows.append(res)
         print(f"measured {res['config']}: latency {res['latency_ms']:.1f} ms", flush=True)
         for spec in args.variant:
@@ -639,10 +662,7 @@ def main(argv=None):
             # what the config adds to its variant (e.g. the regularisers' cost when the variant drops them)
             var['config_adds_train_pct'] = 100 * (res['train_step_ms'] / var['train_step_ms'] - 1)
             var['config_adds_latency_pct'] = 100 * (res['latency_ms'] / var['latency_ms'] - 1)
-            if vcfg.head.get('type') == 'SRNHead':
-                var.update(srn_patch_share(vcfg, size, args))
-                print(f"{var['config']}: patch extraction {var['patch_share_pct']:.1f}% of the forward pass at "
-                      'batch 32', flush=True)
+            measure_extras(vcfg, size, args, var)
             rows.append(var)
             print(f"measured {var['config']}: train step {var['train_step_ms']:.0f} ms", flush=True)
     if args.relative_to is not None:

@@ -58,6 +58,12 @@ class LowRankRegressionHead(BaseLandmarkRegressionHead):
     Shapes: ``forward(feats) -> (B, K, 2)`` normalised coordinates.
     """
 
+    @staticmethod
+    def benchmark_extras(model_cfg) -> Tuple[str, ...]:
+        """Extra measurements of ``tools/analysis_tools/benchmark_model.py`` for this head: ``'nuclear_norm'``,
+        the cost of the low-rank regulariser's SVD (ODN Eq. 9) in a training step, when the module is on."""
+        return ('nuclear_norm', ) if model_cfg.head.get('low_rank', True) else ()
+
     def __init__(self,
                  in_features: int,
                  num_joints: int,

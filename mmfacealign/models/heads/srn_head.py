@@ -79,6 +79,12 @@ class SRNHead(BaseLandmarkRegressionHead):
     iteration's shape.
     """
 
+    @staticmethod
+    def benchmark_extras(model_cfg) -> Tuple[str, ...]:
+        """Extra measurements of ``tools/analysis_tools/benchmark_model.py`` for this head: ``'patch_share'``, the
+        shape-indexed patch extraction's share of the forward pass (the paper's Sec. 4 cost question)."""
+        return ('patch_share', )
+
     def __init__(self,
                  num_joints: int,
                  num_iterations: int = 3,
