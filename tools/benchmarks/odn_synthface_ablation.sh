@@ -28,6 +28,7 @@ VARIANTS=("$@")
 DATA=(train_dataloader.dataset.data_root="$DATA_ROOT/" val_dataloader.dataset.data_root="$DATA_ROOT/")
 for i in 0 1 2; do DATA+=("test_dataloader.dataset.datasets.$i.data_root=$DATA_ROOT/"); done
 
+mkdir -p work_dirs/odn_ablation
 for v in "${VARIANTS[@]}"; do
   [ -n "${OPTIONS[$v]+x}" ] || { echo "unknown variant $v (known: ${!OPTIONS[*]})" >&2; exit 2; }
   work="work_dirs/odn_ablation/$v"
