@@ -17,7 +17,7 @@ SynthFace renders and writes both to ``docs/box_calibration.json``.
 Boxes are ``(N, 4)`` float32 ``x1, y1, x2, y2`` pixels.
 """
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Union
 
 import numpy as np
 
@@ -108,8 +108,3 @@ def calibration_for(detector: Union[str, BoxCalibration, None]) -> BoxCalibratio
 def to_landmark_box(boxes, detector: Union[str, BoxCalibration, None] = 'default') -> np.ndarray:
     """Map ``detector``'s boxes ``(N, 4)`` to the landmark boxes they predict (the models' input convention)."""
     return calibration_for(detector).apply(boxes)
-
-
-def describe(names: Optional[Sequence[str]] = None) -> str:
-    rows = [f'{n}: {c}' for n, c in sorted(CALIBRATIONS.items()) if names is None or n in names]
-    return '\n'.join(rows) or '(no calibration measured)'

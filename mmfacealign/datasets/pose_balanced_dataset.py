@@ -126,6 +126,8 @@ class PoseBalancedDataset(ClassBalancedDataset):
                              f'got {normalise!r}')
         self.num_bins = num_bins
         self.normalise = normalise
+        if isinstance(dataset, dict):   # MMPose's registry (mmengine's wrapper would look in its own)
+            dataset = DATASETS.build(dataset)
         # oversample_thr is ClassBalancedDataset's category threshold, unused by the pose-based factors
         super().__init__(dataset, oversample_thr=0., lazy_init=lazy_init)
 

@@ -88,11 +88,6 @@ def scan_pts_folder(img_root: str) -> Tuple[List[str], List[str]]:
     return sorted(found), sorted(orphans)
 
 
-def find_annotated_images(img_root: str) -> List[str]:
-    """Image paths (relative to ``img_root``, sorted) that have a ``.pts`` file of the same stem beside them."""
-    return scan_pts_folder(img_root)[0]
-
-
 def _listing(paths: Sequence[str]) -> str:
     shown = ', '.join(paths[:MAX_LISTED])
     return shown + (f' and {len(paths) - MAX_LISTED} more' if len(paths) > MAX_LISTED else '')

@@ -129,13 +129,11 @@ def interleaved_latency_ratio(model_cfg, ref_cfg, input_size, args, calls: int =
     forwards of the model then ``calls`` of the reference; the median of the rounds' time ratios. Load that
     changes while the rows are measured one after the other (tens of percent on a shared 2-core machine) then
     hits both alike."""
-    from mmpose.registry import MODELS
     w, h = input_size
     x = torch.randn(1, 3, h, w, device=args.device)
     fns = []
     for cfg in (model_cfg, ref_cfg):
-        torch.manual_seed(0)
-        model = ready(MODELS.build(copy.deepcopy(cfg))).to(args.device).eval()
+        model = build(cfg, args.device).eval()
         if args.fuse_conv_bn:
             from mmcv.cnn import fuse_conv_bn
             model = fuse_conv_bn(model)
@@ -218,22 +216,26 @@ def timed(fn, repeats: int, runs: int, warmup: int = 3) -> dict:
     return dict(median=med, spread=(max(rounds) - min(rounds)) / med if med > 0 else 0., rounds=rounds)
 
 
+def _gflop_s(fn, n: int, repeats: int) -> float:
+    """The rate of an n x n matrix product ``fn`` (2 n^3 FLOPs) in GFLOP/s: the fastest of ``repeats`` calls after
+    one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        _sync()
+        t = time.perf_counter()
+        fn()
+        _sync()
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / min(times) / 1e9
+
+
 def matmul_rate(device: str, sizes=(1024, 2048, 4096), repeats: int = 5) -> tuple:
-    """fp32 ``torch.mm`` rate in GFLOP/s (2 n^3 FLOPs per n x n product) with the thread setting in force: the
-    fastest of ``repeats`` calls at each size, the best size's rate. Returns (GFLOP/s, n)."""
+    """fp32 ``torch.mm`` rate in GFLOP/s with the thread setting in force, the best size's. Returns (GFLOP/s, n)."""
     best = (0., 0)
     for n in sizes:
-        a = torch.randn(n, n, device=device)
-        b = torch.randn(n, n, device=device)
-        torch.mm(a, b)                                      # warm-up
-        times = []
-        for _ in range(repeats):
-            _sync()
-            t = time.perf_counter()
-            torch.mm(a, b)
-            _sync()
-            times.append(time.perf_counter() - t)
-        best = max(best, (2 * n ** 3 / min(times) / 1e9, n))
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        best = max(best, (_gflop_s(lambda: torch.mm(a, b), n, repeats), n))
     return best
 
 
@@ -258,13 +260,7 @@ def ort_matmul_rate(sizes=(1024, 2048, 4096), repeats: int = 5) -> tuple:
             onnx.save(model, path)
             session = ort_session(path, num_threads=torch.get_num_threads())
         feeds = {k: np.random.default_rng(0).standard_normal((n, n)).astype(np.float32) for k in 'ab'}
-        session.run(None, feeds)
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            session.run(None, feeds)
-            times.append(time.perf_counter() - t)
-        best = max(best, (2 * n ** 3 / min(times) / 1e9, n))
+        best = max(best, (_gflop_s(lambda: session.run(None, feeds), n, repeats), n))
     return best
 
 
@@ -338,25 +334,26 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def ready(model):
-    """Give a cascade head that starts from a mean shape (SRN) one, as MeanShapeHook would before training: the
-    timings do not depend on where the shape is, only that it is set."""
+def build(model_cfg, device: str):
+    """The model of ``model_cfg`` (seed 0) on ``device``. A cascade head that starts from a mean shape (SRN) gets
+    one, as MeanShapeHook would before training: the timings do not depend on where the shape is, only that it is
+    set."""
+    from mmpose.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(copy.deepcopy(model_cfg))
     head = getattr(model, 'head', None)
     if hasattr(head, 'set_mean_shape') and not bool(head.mean_shape_ready):
         k = head.mean_shape.shape[0]
         angle = torch.linspace(0, 2 * torch.pi, k + 1)[:k]
         head.set_mean_shape(torch.stack([0.5 + 0.3 * angle.cos(), 0.5 + 0.3 * angle.sin()], dim=1))
-    return model
+    return model.to(device)
 
 
 def srn_patch_share(model_cfg, input_size, args, batch: int = 32) -> dict:
     """SRN: the patch extraction (one ``crop_patches`` call per cascade iteration) as a share of the forward pass
     at ``batch``, both timed as medians on the same input."""
-    from mmpose.registry import MODELS
-
     from mmfacealign.models.utils.patch_sampling import crop_patches, normalised_to_map
-    torch.manual_seed(0)
-    model = ready(MODELS.build(copy.deepcopy(model_cfg))).to(args.device).eval()
+    model = build(model_cfg, args.device).eval()
     w, h = input_size
     x = torch.randn(batch, 3, h, w, device=args.device)
     head = model.head
@@ -377,10 +374,7 @@ def srn_patch_share(model_cfg, input_size, args, batch: int = 32) -> dict:
 
 def memory_child(model_cfg, input_size, args) -> dict:
     """One warm-up-free training step in this (fresh) process: peak memory, and what the step added to it."""
-    from mmpose.registry import MODELS
-    torch.manual_seed(0)
-    model = ready(MODELS.build(copy.deepcopy(model_cfg))).to(args.device)
-    model.train()
+    model = build(model_cfg, args.device).train()
     data = training_batch(model, model_cfg, input_size, args.train_batch)
     step = train_step_fn(model, data)
     step_only = True
@@ -435,10 +429,7 @@ def count_flops(model, input_size) -> tuple:
 
 
 def measure(model_cfg, input_size, args) -> dict:
-    from mmpose.registry import MODELS
-
-    torch.manual_seed(0)
-    model = ready(MODELS.build(copy.deepcopy(model_cfg))).to(args.device)
+    model = build(model_cfg, args.device)
     w, h = input_size
     params = sum(p.numel() for p in model.parameters())
 
@@ -489,7 +480,7 @@ def measure_onnx(model, model_cfg, input_size, args) -> dict:
     import numpy as np
 
     from mmfacealign.deployment.onnx_export import DEFAULT_OPSET, INPUT_NAME, check_onnx, export_onnx, ort_session
-    cpu_model = model if args.device == 'cpu' else ready(copy.deepcopy(model).cpu())
+    cpu_model = model if args.device == 'cpu' else copy.deepcopy(model).cpu()
     cpu_model.eval()
     w, h = input_size
     few = max(2, args.repeats // 5)

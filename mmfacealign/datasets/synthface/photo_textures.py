@@ -5,58 +5,17 @@ Only the photos on the allow-list :data:`PHOTOS` are ever read; each is a plain 
 (nothing is downloaded: scikit-image's pooch-fetched images are not used). Photos are located through
 ``importlib.util.find_spec`` and read with OpenCV, so neither package is imported.
 
-=================== ============================ ====================================== ===========================
-name                file (package)               what, licence (as the package states)  use (bg / texture weight)
-=================== ============================ ====================================== ===========================
-``coffee``          skimage/data/coffee.png      cup on a wooden table; CC0 (Rachel     scene (3 / 1)
-                    (scikit-image)               Michetti)
-``rocket``          skimage/data/rocket.jpg      launch pad at dusk; public domain      scene (3 / 1)
-                    (scikit-image)               (SpaceX)
-``china``           sklearn/datasets/images/     pagoda, trees, lake; CC BY 2.0         scene (3 / 1)
-                    china.jpg (scikit-learn)     (danielbuechele, Flickr)
-``flower``          sklearn/datasets/images/     dahlia on foliage; CC BY 2.0           scene (3 / 1)
-                    flower.jpg (scikit-learn)    (vultilion, Flickr)
-``ihc``             skimage/data/ihc.png         immunohistochemistry stain; "no known  scene (2 / 2)
-                    (scikit-image)               copyright restrictions"
-``hubble``          skimage/data/                Hubble eXtreme Deep Field; public      scene (1 / 1)
-                    hubble_deep_field.jpg        domain (NASA)
-                    (scikit-image)
-``retina``          skimage/data/retina.jpg      fundus photograph; CC0 (Wikimedia)     scene (1 / 1)
-                    (scikit-image)
-``clock``           skimage/data/clock_motion    motion-blurred wall clock; public      scene (1 / 1)
-                    .png (scikit-image)          domain (Stefan van der Walt)
-``brick``           skimage/data/brick.png       brick wall (gray); CC0 (CC0Textures)   texture (2 / 3)
-                    (scikit-image)
-``grass``           skimage/data/grass.png       grass (gray); CC0 (linolafett,         texture (2 / 3)
-                    (scikit-image)               DeviantArt)
-``gravel``          skimage/data/gravel.png      gravel (gray); CC0 (CC0Textures)       texture (2 / 3)
-                    (scikit-image)
-``page``            skimage/data/page.png        scanned printed page (gray); no        texture (1 / 2)
-                    (scikit-image)               licence stated: a scan of scikit-
-                                                 image's own docs (package BSD-3)
-``text``            skimage/data/text.png        handwriting on a board (gray); public  texture (1 / 2)
-                    (scikit-image)               domain (Wikipedia "Corner.png")
-``horse``           skimage/data/horse.png       horse silhouette clip art; CC0         texture (0.5 / 1)
-                    (scikit-image)               (openclipart, marauder)
-``cell``            skimage/data/cell.png        phase image of a cell (gray); CC0      texture (0.5 / 1)
-                    (scikit-image)
-=================== ============================ ====================================== ===========================
+The allow-list :data:`PHOTOS` gives each photo's file, package, licence (as the package states it), origin and
+weights as a background and as an occluder texture; :class:`PhotoBank` records the installed version of each
+package in ``bank.sources``. scikit-learn is optional (its two photos are skipped, with a warning, when it is
+missing). Two photos (``china``, ``flower``) are CC BY 2.0 and need attribution: :data:`PHOTOS` and the README of
+``sklearn/datasets/images`` give it.
 
-Checked versions: scikit-image 0.26.0 (BSD-3-Clause), scikit-learn 1.9.1 (BSD-3-Clause); a :class:`PhotoBank`
-records the installed version of each package in ``bank.sources``. scikit-learn is optional (its two photos are
-skipped, with a warning, when it is missing). The CC BY 2.0 photos need attribution: it is the table above and
-the README of ``sklearn/datasets/images``.
-
-**No faces.** Photos showing a face are never used: they are the project's real-photo test set, and an unlabelled
-face in a training image is a label error. :data:`EXCLUDED` lists the bundled images that are left out on
-purpose, with the reason (``astronaut``, ``camera``, ``grace_hopper`` and ``lfw_subset`` show people; ``coins``
-shows heads, one of them frontal, and OpenCV's Haar cascade fires on 6 of them; ``chelsea`` is a frontal close-up
-of a cat's face, which no detector fires on but which has eyes, nose and mouth in a face layout). Asking for one
-of them raises. ``tests/test_datasets/test_synthface_photo_camera.py`` runs the project's face detectors on every
-allow-listed photo and on 300 random backgrounds: MTCNN (the default detector) finds nothing; the Haar and LBP
-cascades fire on some textures on their own (dahlia petals of ``flower``, ``cell``, ``ihc``; ``hubble``,
-``retina``, ``clock``, ``brick``, ``grass``, ``gravel`` for LBP), never both on the same place, which is what
-they do on a face (both, and MTCNN, find the astronaut's face); these photos are kept.
+**No faces.** A photo showing a face is never used: such photos are the project's real-photo test set, and an
+unlabelled face in a training image is a label error. :data:`EXCLUDED` names the bundled images left out on
+purpose, with the reason; asking for one raises. ``tests/test_datasets/test_synthface_photo_camera.py`` runs the
+project's face detectors on every allow-listed photo and on random backgrounds (what they find: README.md,
+"SynthFace").
 
 API::
 
