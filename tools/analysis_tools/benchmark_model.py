@@ -194,8 +194,8 @@ def _sync():
         torch.cuda.synchronize()
 
 
-def median_time(fn, repeats: int, warmup: int = 3) -> float:
-    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` calls."""
+def call_times(fn, repeats: int, warmup: int = 3) -> list:
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -205,7 +205,12 @@ def median_time(fn, repeats: int, warmup: int = 3) -> float:
         fn()
         _sync()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn, repeats: int, warmup: int = 3) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after ``warmup`` calls."""
+    return statistics.median(call_times(fn, repeats, warmup))
 
 
 def timed(fn, repeats: int, runs: int, warmup: int = 3) -> dict:
@@ -219,15 +224,7 @@ def timed(fn, repeats: int, runs: int, warmup: int = 3) -> dict:
 def _gflop_s(fn, n: int, repeats: int) -> float:
     """The rate of an n x n matrix product ``fn`` (2 n^3 FLOPs) in GFLOP/s: the fastest of ``repeats`` calls after
     one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        _sync()
-        t = time.perf_counter()
-        fn()
-        _sync()
-        times.append(time.perf_counter() - t)
-    return 2 * n ** 3 / min(times) / 1e9
+    return 2 * n ** 3 / min(call_times(fn, repeats, warmup=1)) / 1e9
 
 
 def matmul_rate(device: str, sizes=(1024, 2048, 4096), repeats: int = 5) -> tuple:
