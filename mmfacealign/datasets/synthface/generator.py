@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ...utils.io import atomic_directory
+from ...utils.io import atomic_directory, write_json, write_png
 from .occluders import OCCLUDER_KINDS, draw_occluder, occluder_mask, occlusion_flags, sample_occluder
 from .renderer import apply_photometric, render_background, render_face, sample_style
 from .shape_model import PointDistributionModel, load_pdm, place_shape, pose_shape
@@ -252,8 +252,7 @@ def _work(job: Tuple[str, int, int]) -> List[dict]:
     for i in range(start, stop):
         img, ann = generate_sample(cfg, pdm, split, i)
         rel = f'{split}/{i:06d}.png'
-        if not cv2.imwrite(osp.join(root, 'images', rel), img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OSError(f'could not write {osp.join(root, "images", rel)}')
+        write_png(osp.join(root, 'images', rel), img)
         out.append(dict(file_name=rel, ann=ann))
     return out
 
@@ -310,8 +309,7 @@ def write_synthface(out_dir: str, cfg: Optional[SynthFaceConfig] = None, workers
                 coco['images'].append(dict(id=i, file_name=rec['file_name'], height=cfg.image_size,
                                            width=cfg.image_size))
                 coco['annotations'].append(coco_annotation(rec['ann'], i))
-            with open(osp.join(tmp, 'annotations', f'synthface_{split}.json'), 'w', encoding='utf-8') as f:
-                json.dump(coco, f)
+            write_json(coco, osp.join(tmp, 'annotations', f'synthface_{split}.json'))
             counts[split] = len(results[split])
         meta = dict(format_version=FORMAT_VERSION, config=settings, shape_model_source=pdm.source,
                     num_keypoints=68, splits=counts)

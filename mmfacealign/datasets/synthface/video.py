@@ -37,10 +37,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
-from ...utils.io import atomic_directory
+from ...utils.io import atomic_directory, write_json, write_png
 from .generator import _WORKER, SPLIT_IDS, _jsonable, coco_annotation, map_jobs, read_meta
 from .occluders import Occluder, draw_occluder, occluder_mask, occlusion_flags, sample_occluder
 from .renderer import apply_photometric, render_background, render_face, sample_style, unit_grid
@@ -313,8 +312,7 @@ def _render_job(job: Tuple[str, int]) -> List[dict]:
     records = []
     for t, (img, ann) in enumerate(zip(frames, anns)):
         rel = f'{split}/{video:04d}/{t:06d}.png'
-        if not cv2.imwrite(osp.join(root, 'images', rel), img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OSError(f'could not write {osp.join(root, "images", rel)}')
+        write_png(osp.join(root, 'images', rel), img)
         records.append(dict(file_name=rel, video=video, frame=t, ann=ann))
     return records
 
@@ -378,8 +376,8 @@ def write_synthface_video(out_dir: str, cfg: Optional[SynthFaceVideoConfig] = No
             records[job[0]] += out
         counts = {}
         for split in cfg.splits:
-            with open(osp.join(tmp, 'annotations', f'synthface_video_{split}.json'), 'w', encoding='utf-8') as f:
-                json.dump(video_coco(records[split], cfg, split), f)
+            write_json(video_coco(records[split], cfg, split), osp.join(tmp, 'annotations',
+                                                                        f'synthface_video_{split}.json'))
             counts[split] = dict(videos=cfg.num_videos(split), frames=len(records[split]))
         meta = dict(kind='video', format_version=VIDEO_FORMAT_VERSION, config=settings,
                     shape_model_source=pdm.source, num_keypoints=68, splits=counts,
