@@ -14,12 +14,15 @@ from mmpose.registry import METRICS
 from ..functional import (
     NORM_MODES,
     auc_ced,
+    average_precision,
     compute_normalizers,
     failure_rate,
     normalized_landmark_errors,
     per_image_nme,
     per_landmark_nme,
     pooled_nme,
+    precision_recall_at,
+    recall_at_precision,
     resolve_norm,
 )
 from .face_alignment_report import (
@@ -226,6 +229,12 @@ class FaceAlignmentMetric(BaseMetric):
                 mask = vis.reshape(-1) > 0
             bbox = _to_numpy(gt_inst.get('bboxes', None))
             box_size = ds.get('box_size', gt_inst.get('box_size', None))
+            occ_prob = _to_numpy(ds['pred_instances'].get('keypoints_occluded', None))
+            if occ_prob is not None:
+                occ_prob = occ_prob.reshape(-1).astype(np.float64)
+                if occ_prob.shape[0] != gt.shape[0]:
+                    raise ValueError(f'FaceAlignmentMetric: sample {name}: {occ_prob.shape[0]} predicted occlusion '
+                                     f'probabilities (pred_instances.keypoints_occluded) for {gt.shape[0]} keypoints')
             occluded = _to_numpy(ds.get('keypoints_occluded', None))
             if occluded is not None:
                 occluded = occluded.reshape(-1) > 0
@@ -243,6 +252,7 @@ class FaceAlignmentMetric(BaseMetric):
                     bbox=None if bbox is None else bbox.reshape(-1)[:4].astype(np.float64),
                     box_size=None if box_size is None else float(np.asarray(box_size).reshape(-1)[0]),
                     occluded=occluded,
+                    occ_prob=occ_prob,
                     has_subset='subset' in ds,
                     subset=_as_tags(ds.get('subset', None)),
                 ))
@@ -301,7 +311,8 @@ class FaceAlignmentMetric(BaseMetric):
             fr_thresholds=self.fr_thresholds,
             auc_thresholds=self.auc_thresholds,
             occluded=occluded,
-            flagged=flagged)
+            flagged=flagged,
+            occ_prob=self._occlusion_probabilities(results, occluded))
         result = replace(result, metrics=self._metrics(result))
 
         logger.info(format_report(result))
@@ -435,6 +446,15 @@ class FaceAlignmentMetric(BaseMetric):
         flagged = np.array([r['occluded'] is not None for r in results])[:, None]
         return occluded, flagged
 
+    @staticmethod
+    def _occlusion_probabilities(results: list, occluded: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """(N, K) predicted occlusion probabilities (NaN for samples without), when the model predicts them and the
+        samples carry occlusion flags to score them against; else None."""
+        if occluded is None or not any(r['occ_prob'] is not None for r in results):
+            return None
+        return np.stack([r['occ_prob'] if r['occ_prob'] is not None else np.full(occluded.shape[1], np.nan)
+                         for r in results])
+
     def _metrics(self, result: EvalResult) -> 'OrderedDict[str, float]':
         """All the keys, in order: the overall summary, ``NME_landmark/<k>`` (with ``per_landmark_keys``), then
         each subset's summary (see :meth:`_summary`)."""
@@ -471,6 +491,41 @@ class FaceAlignmentMetric(BaseMetric):
                 out[f'{key_prefix}NME_visible'] = vis
             if occ is not None:
                 out[f'{key_prefix}NME_occluded'] = occ
+        if result.occ_prob is not None:
+            out.update(self._occlusion_prediction(result, idx, key_prefix))
+        return out
+
+    @staticmethod
+    def _occlusion_prediction(result: EvalResult, idx: np.ndarray, key_prefix: str) -> 'OrderedDict[str, float]':
+        """Occlusion-prediction keys of some images (``mmfacealign.evaluation.functional.occlusion_prediction``):
+        ``occ_AP``, ``occ_recall@P80`` and its threshold ``occ_threshold@P80`` (COFW's recall at 80% precision),
+        ``occ_precision`` / ``occ_recall`` at probability 0.5, and the NME of the landmarks predicted occluded /
+        visible (``NME_pred_occluded`` / ``NME_pred_visible``, at 0.5). The points: labelled landmarks of images
+        that carry both occlusion flags and predicted probabilities. Keys that need an occluded landmark are left
+        out when the images have none."""
+        out: 'OrderedDict[str, float]' = OrderedDict()
+        prob = result.occ_prob[idx]
+        m = result.mask[idx] & result.flagged[idx] & np.isfinite(prob)
+        if not m.any():
+            return out
+        scores, labels = prob[m], result.occluded[idx][m]
+        ap = average_precision(scores, labels)
+        if ap is not None:
+            out[f'{key_prefix}occ_AP'] = ap
+            recall, threshold = recall_at_precision(scores, labels, 0.8)
+            out[f'{key_prefix}occ_recall@P80'] = recall
+            if np.isfinite(threshold):                  # no threshold when no operating point reaches 80%
+                out[f'{key_prefix}occ_threshold@P80'] = threshold
+        precision, recall = precision_recall_at(scores, labels, 0.5)
+        out[f'{key_prefix}occ_precision'] = precision
+        if np.isfinite(recall):
+            out[f'{key_prefix}occ_recall'] = recall
+        pred_occ = np.zeros_like(m)
+        pred_occ[m] = scores >= 0.5
+        for name, sel in (('NME_pred_occluded', m & pred_occ), ('NME_pred_visible', m & ~pred_occ)):
+            value = pooled_nme(result.errors[idx], sel)
+            if value is not None:
+                out[f'{key_prefix}{name}'] = value
         return out
 
     def _select_subsets(self, results: list, dataset_name: Optional[str]) -> 'OrderedDict[str, np.ndarray]':

@@ -50,6 +50,8 @@ class EvalResult:
             ``NME_visible`` / ``NME_occluded`` are not reported.
         flagged (np.ndarray | None): (N, 1) bool, whether a sample carries occlusion flags; None with
             ``occluded``.
+        occ_prob (np.ndarray | None): (N, K) predicted occlusion probabilities (``pred_instances
+            .keypoints_occluded``), NaN for samples without them; None when no sample has them.
         metrics (OrderedDict[str, float]): the metric keys and values, without the metric's ``prefix`` (the
             metric computes them from the fields above, then stores them with ``dataclasses.replace``).
     """
@@ -67,6 +69,7 @@ class EvalResult:
     auc_thresholds: List[float]
     occluded: Optional[np.ndarray] = None
     flagged: Optional[np.ndarray] = None
+    occ_prob: Optional[np.ndarray] = None
     metrics: 'OrderedDict[str, float]' = field(default_factory=OrderedDict)
 
     @property

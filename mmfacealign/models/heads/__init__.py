@@ -3,6 +3,8 @@ from .base_regression_head import BaseLandmarkRegressionHead
 from .cropnet_head import CropNetHead
 from .gcn_head import GCNLandmarkHead
 from .low_rank_head import LowRankRegressionHead
+from .occlusion_head import OcclusionPredictHead
 from .srn_head import SRNHead
 
-__all__ = ['SRNHead', 'BaseLandmarkRegressionHead', 'CropNetHead', 'GCNLandmarkHead', 'LowRankRegressionHead']
+__all__ = ['SRNHead', 'BaseLandmarkRegressionHead', 'CropNetHead', 'GCNLandmarkHead', 'LowRankRegressionHead',
+           'OcclusionPredictHead']

@@ -1,0 +1,132 @@
+# Copyright (c) mmfacealign contributors. All rights reserved.
+"""OcclusionPredictHead: labels from keypoints_occluded (not keypoints_visible), pooled and per-landmark features
+(local: a landmark's logit reads only the map around it), gradients, flip test (probabilities permuted with
+flip_indices and averaged), the prediction field, and the config errors."""
+import pytest
+import torch
+from mmengine.structures import InstanceData
+from mmpose.models.utils.tta import flip_coordinates
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+import mmfacealign  # noqa: F401
+from mmfacealign.models.heads.occlusion_head import gather_occlusion_labels
+
+K, C, H, W = 4, 8, 6, 6
+INPUT = (48, 48)
+CODEC = dict(type='RegressionLabel', input_size=INPUT)
+
+
+def head(features='landmark', **kw):
+    cfg = dict(type='OcclusionPredictHead', features=features, in_channels=C, pose_feats='pooled', patch_size=3,
+               hidden_channels=16,
+               pose_cfg=dict(type='RegressionHead', in_channels=C, num_joints=K, decoder=CODEC,
+                             loss=dict(type='SmoothL1Loss', use_target_weight=True)), **kw)
+    torch.manual_seed(0)
+    h = MODELS.build(cfg)
+    h.init_weights()
+    return h
+
+
+def samples(n=2, occluded=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        d = PoseDataSample(metainfo=dict(input_size=INPUT, flip_indices=[1, 0, 3, 2], img_path=f'img{i}.png'))
+        if occluded:
+            d.set_metainfo(dict(keypoints_occluded=(torch.rand(1, K, generator=g) > 0.5).float().numpy()))
+        d.gt_instance_labels = InstanceData(keypoint_labels=torch.rand(1, K, 2, generator=g) * 0.6 + 0.2,
+                                            keypoint_weights=torch.ones(1, K))
+        out.append(d)
+    return out
+
+
+def test_labels_come_from_keypoints_occluded_and_weights_from_the_pose_labels():
+    ds = samples()
+    ds[0].gt_instance_labels.keypoint_weights[0, 2] = 0        # a point outside the crop: weight 0
+    occ, w = gather_occlusion_labels(ds, K)
+    assert occ.shape == w.shape == (2, K)
+    torch.testing.assert_close(occ[1], torch.as_tensor(ds[1].metainfo['keypoints_occluded'][0]))
+    assert w[0, 2] == 0 and w.sum() == 2 * K - 1
+    with pytest.raises(KeyError, match=r"img0.png.*keypoints_occluded.*PackPoseInputs\(meta_keys"):
+        gather_occlusion_labels(samples(occluded=False), K)
+
+
+@pytest.mark.parametrize('features', ['pooled', 'landmark'])
+def test_forward_loss_and_gradients(features):
+    h = head(features)
+    feats = (torch.randn(2, C, H, W, requires_grad=True), )
+    coords, logits = h(feats)
+    assert coords.shape == (2, K, 2) and logits.shape == (2, K)
+    losses = h.loss(feats, samples())
+    assert {'loss_kpt', 'acc_pose', 'loss_occ', 'acc_occ'} <= set(losses)
+    # at init the logits are near 0: BCE near log 2
+    assert losses['loss_occ'].item() == pytest.approx(0.6931, abs=0.02)
+    losses['loss_occ'].backward()
+    branch = [p for n, p in h.named_parameters() if not n.startswith('pose_head')]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in branch)
+    assert feats[0].grad.abs().sum() > 0                          # the occlusion loss trains the backbone too
+    assert all(p.grad is None for p in h.pose_head.parameters())  # ... and not the landmark head
+
+
+def test_landmark_features_are_local():
+    """Landmark k's logit reads the 3x3 map cells around it: changing the map far from every landmark changes
+    nothing, changing it at landmark 0 changes landmark 0's logit only (landmarks far apart)."""
+    h = head('landmark')
+    for name, p in h.named_parameters():            # weights large enough for changes to show in float32
+        if not name.startswith('pose_head'):
+            torch.nn.init.normal_(p, std=0.5)
+    feats = torch.randn(1, C, H, W)
+    # at map pixels 0.6 and 5.4 per axis: the 3x3 crops read cells 0-2 and 4-5, never row or column 3
+    centres = torch.tensor([[[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]]])
+    base = h.occlusion_logits((feats, ), centres)
+    far = feats.clone()
+    far[..., 3, :] += 5.0
+    far[..., :, 3] += 5.0
+    torch.testing.assert_close(h.occlusion_logits((far, ), centres), base)
+    near = feats.clone()
+    near[..., 0:2, 0:2] += 5.0                                     # around landmark 0
+    changed = (h.occlusion_logits((near, ), centres) - base).abs()[0]
+    assert changed[0] > 1e-3 and (changed[1:] == 0).all(), changed
+
+
+def test_pooled_features_match_visibility_head_branch():
+    """features='pooled' is VisPredictHead's branch: global average pooling, one linear layer."""
+    h = head('pooled')
+    feats = torch.randn(2, C, H, W)
+    expected = feats.mean((2, 3)) @ h.occ_fc.weight.T + h.occ_fc.bias
+    torch.testing.assert_close(h.occlusion_logits((feats, )), expected)
+
+
+@pytest.mark.parametrize('features', ['pooled', 'landmark'])
+def test_predict_adds_probabilities_and_flip_test_averages_them(features):
+    h = head(features)
+    h.eval()
+    torch.manual_seed(1)
+    feats = (torch.randn(2, C, H, W), )
+    flipped = (feats[0].flip(-1), )
+    ds = samples()
+    with torch.no_grad():
+        plain = h.predict(feats, ds, dict(flip_test=False))
+        both = h.predict([feats, flipped], ds, dict(flip_test=True, shift_coords=True))
+        # by hand: the pose head's flip-test keypoints (decoded input pixels -> normalised) give the crop centres;
+        # the flipped image's landmark j sits at the mirrored landmark flip_indices[j]
+        kpts = torch.stack([torch.as_tensor(i.keypoints[0]) for i in both]) / torch.tensor(INPUT)
+        flip_indices = ds[0].metainfo['flip_indices']
+        mirrored = flip_coordinates(kpts.clone(), flip_indices, True, INPUT)
+        p = torch.sigmoid(h.occlusion_logits(feats, kpts))
+        p_flip = torch.sigmoid(h.occlusion_logits(flipped, mirrored))[:, flip_indices]
+        expected = (p + p_flip) / 2
+    assert plain[0].keypoints_occluded.shape == (1, K)
+    for i in range(2):
+        torch.testing.assert_close(torch.as_tensor(both[i].keypoints_occluded[0]), expected[i])
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ValueError, match='features must be one of'):
+        head('global')
+    with pytest.raises(ValueError, match='use_sigmoid must be False'):
+        head(loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=True))
+    h = head('landmark')
+    with pytest.raises(ValueError, match=r"features='landmark' samples a feature map.*neck=None"):
+        h.occlusion_logits((torch.randn(2, C), ), torch.rand(2, K, 2))
