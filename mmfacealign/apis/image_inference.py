@@ -120,7 +120,9 @@ def align_faces(model, img: Union[str, np.ndarray], bboxes=None, detector='defau
 
     Returns:
         One dict per face (largest detected face first; an empty list when no face is found):
-        ``bbox`` (4,) xyxy, ``keypoints`` (K, 2) pixels, ``keypoint_scores`` (K,), ``score`` (mean keypoint score).
+        ``bbox`` (4,) xyxy, ``keypoints`` (K, 2) pixels, ``keypoint_scores`` (K,), ``score`` (mean keypoint score),
+        and, from a model with an occlusion output, ``keypoints_occluded`` (K,): each landmark's probability of
+        being occluded.
     """
     from .box_convention import to_landmark_box
     if isinstance(img, str):
@@ -149,14 +151,17 @@ def align_faces(model, img: Union[str, np.ndarray], bboxes=None, detector='defau
         kpts = _to_numpy(inst.keypoints).reshape(-1, 2).astype(np.float32)
         scores = _to_numpy(inst.keypoint_scores).reshape(-1).astype(np.float32) if 'keypoint_scores' in inst \
             else np.ones(len(kpts), np.float32)
-        faces.append(dict(bbox=np.asarray(box, np.float32), model_bbox=np.asarray(model_box, np.float32),
-                          keypoints=kpts, keypoint_scores=scores,
-                          score=float(scores.mean()) if len(scores) else 0.0))
+        face = dict(bbox=np.asarray(box, np.float32), model_bbox=np.asarray(model_box, np.float32),
+                    keypoints=kpts, keypoint_scores=scores, score=float(scores.mean()) if len(scores) else 0.0)
+        if 'keypoints_occluded' in inst:           # a model with an occlusion output (OcclusionPredictHead)
+            face['keypoints_occluded'] = _to_numpy(inst.keypoints_occluded).reshape(-1).astype(np.float32)
+        faces.append(face)
     return faces
 
 
 def faces_to_json(faces: List[dict], image: Optional[str] = None, image_size=None) -> dict:
-    """A json-serialisable record: ``{'image', 'image_size': [h, w], 'faces': [{'bbox', 'keypoints', ...}]}``."""
+    """A json-serialisable record: ``{'image', 'image_size': [h, w], 'faces': [{'bbox', 'keypoints', ...}]}``
+    (with ``keypoints_occluded``, the occlusion probabilities, when the faces have them)."""
     out = dict(image=image, image_size=None if image_size is None else [int(s) for s in image_size[:2]],
                faces=[])
     for f in faces:
@@ -165,6 +170,8 @@ def faces_to_json(faces: List[dict], image: Optional[str] = None, image_size=Non
                                  score=round(float(f['score']), 4),
                                  keypoints=[[round(float(x), 2), round(float(y), 2)] for x, y in f['keypoints']],
                                  keypoint_scores=[round(float(s), 4) for s in f['keypoint_scores']]))
+        if 'keypoints_occluded' in f:
+            out['faces'][-1]['keypoints_occluded'] = [round(float(p), 4) for p in f['keypoints_occluded']]
     return out
 
 

@@ -61,7 +61,9 @@ def build_model(config: Union[str, Config], checkpoint: Optional[str] = None,
 # ---------------------------------------------------------------------------------------------------- export
 class HeadOutputs(nn.Module):
     """``head.forward(extract_feat(x))``: the network part of a top-down estimator, without flip test or decoding
-    (a tuple output, e.g. SimCC's, is returned as a tuple)."""
+    (a tuple output, e.g. SimCC's, is returned as a tuple). An ``OcclusionPredictHead`` gives ``(keypoints,
+    keypoints_occluded)``: the occlusion logits pass through the sigmoid inside the graph, so its second output is
+    each landmark's probability of being occluded (B, K)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -69,7 +71,15 @@ class HeadOutputs(nn.Module):
 
     def forward(self, x: Tensor):
         out = self.model.head.forward(self.model.extract_feat(x))
+        if has_occlusion_output(self.model):
+            return out[0], torch.sigmoid(out[1])
         return tuple(out) if isinstance(out, (tuple, list)) else out
+
+
+def has_occlusion_output(model: nn.Module) -> bool:
+    """Whether ``model``'s head is an :class:`~mmfacealign.models.heads.OcclusionPredictHead`."""
+    from mmfacealign.models.heads import OcclusionPredictHead
+    return isinstance(getattr(model, 'head', None), OcclusionPredictHead)
 
 
 def _masked_softmax_scatter(weights: Tensor, mask: Tensor) -> Tensor:
@@ -153,6 +163,8 @@ def export_onnx(model: nn.Module, out: str, input_size: Tuple[int, int], opset: 
         sample = wrapper(x)
     if isinstance(sample, Tensor):
         names = ['keypoints'] if sample.ndim == 3 and sample.shape[-1] == 2 else ['output']
+    elif has_occlusion_output(model):
+        names = ['keypoints', 'keypoints_occluded']
     else:
         names = [f'output{i}' for i in range(len(sample))]
     axes = {name: {0: 'batch'} for name in [INPUT_NAME] + names}

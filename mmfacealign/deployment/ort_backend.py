@@ -22,7 +22,7 @@ import torch
 from mmengine.config import Config
 
 from ..apis.inference import input_size_of, load_config
-from .onnx_export import INPUT_NAME, build_model, ort_session
+from .onnx_export import INPUT_NAME, build_model, has_occlusion_output, ort_session
 
 
 @contextmanager
@@ -77,10 +77,15 @@ class ORTFaceAligner:
         """``TopdownPoseEstimator.predict`` with the ONNX graph as network and no flip test."""
         outs = [torch.from_numpy(o) for o in self.forward(inputs)]
         outputs = outs[0] if len(outs) == 1 else tuple(outs)
-        head = self.model.head
+        head, occluded = self.model.head, None
+        if has_occlusion_output(self.model):      # (keypoints, keypoints_occluded): the pose head decodes the first
+            head, (outputs, occluded) = head.pose_head, outputs
         with _head_outputs(head, outputs), torch.no_grad():
             preds = head.predict((), data_samples, test_cfg=self.test_cfg)
         instances, fields = preds if isinstance(preds, tuple) else (preds, None)
+        if occluded is not None:
+            for inst, prob in zip(instances, occluded.numpy()):
+                inst.keypoints_occluded = prob[None]
         return self.model.add_pred_to_datasample(instances, fields, data_samples)
 
     def test_step(self, batch: dict) -> list:

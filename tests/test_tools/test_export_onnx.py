@@ -41,6 +41,9 @@ FAMILIES = {
             {**TINY_RESNET, 'model.neck.in_channels': 64,
              'model.neck.gm.mid_channels': 16, 'model.neck.gm.product_channels': 64, 'model.neck.gm.out_channels': 64,
              'model.neck.dm.mid_channels': 8, 'model.neck.reduce_channels': 8, 'model.head.in_features': 128}),
+    # the baseline with the occlusion output: keypoints and per-landmark occlusion probabilities
+    'baseline-occ': ('configs/baselines/td-reg-occ_res18-w32_1xb64-15e_synthface-128x128.py',
+                     {**TINY_RESNET, 'model.head.in_channels': 64, 'model.head.pose_cfg.in_channels': 64}),
     'srn': ('configs/srn/td-srn_pcnn-s_1xb64-15e_synthface-128x128.py',
             {'model.head.patch_cnn.channels': (4, 8, 8),
              'model.head.hsrm.region_channels': 32, 'model.head.hsrm.hidden_channels': 32,
@@ -67,6 +70,11 @@ def tiny_checkpoint(family, path, seed=0):
         shape = template_shape()
         shape = (shape - shape.min(0)) / np.ptp(shape, 0) * 0.6 + 0.2
         model.head.set_mean_shape(torch.as_tensor(shape, dtype=torch.float32))
+    if family.endswith('-occ'):     # an occlusion branch far from its near-zero init: probabilities that vary
+        with torch.no_grad():
+            for name, p in model.head.named_parameters():
+                if not name.startswith('pose_head'):
+                    torch.nn.init.normal_(p, std=p[0].numel() ** -0.5 if p.dim() > 1 else 0.5)
     if family == 'srn':     # a non-zero non-local output conv and cascade steps of about a pixel: the official
         with torch.no_grad():   # init (zero output conv, std-0.01 FCs) would export a near-identity
             for m in model.head.modules():
@@ -101,7 +109,8 @@ def test_export_matches_onnxruntime(family, tmp_path, capsys):
     import onnx
     graph = onnx.load(out).graph
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == 'batch'
-    assert [o.name for o in graph.output] == ['keypoints']
+    occ = family.endswith('-occ')
+    assert [o.name for o in graph.output] == (['keypoints', 'keypoints_occluded'] if occ else ['keypoints'])
 
 
 def synthface_face(size=256):
@@ -114,7 +123,7 @@ def synthface_face(size=256):
     return img, np.concatenate([lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)])
 
 
-@pytest.mark.parametrize('family', ['ffld', 'srn'])
+@pytest.mark.parametrize('family', ['ffld', 'srn', 'baseline-occ'])
 def test_ort_backend_matches_pytorch_inference(family, tmp_path):
     from mmpose.apis import inference_topdown
     ckpt = str(tmp_path / 'tiny.pth')
@@ -133,6 +142,9 @@ def test_ort_backend_matches_pytorch_inference(family, tmp_path):
         assert kg.shape == kr.shape == (1, 68, 2)
         assert np.abs(kg - kr).max() < 1e-3                            # image pixels (~1e-4 of the 256 image)
         assert np.allclose(g.pred_instances.bboxes, r.pred_instances.bboxes)
+        if family.endswith('-occ'):                                    # the occlusion probabilities too
+            pr, pg = r.pred_instances.keypoints_occluded, g.pred_instances.keypoints_occluded
+            assert pg.shape == pr.shape == (1, 68) and np.abs(pg - pr).max() < 1e-4 and np.ptp(pr) > 0.05
     # xywh boxes and no boxes (the whole image)
     xywh = np.concatenate([box[:2], box[2:] - box[:2]])[None]
     assert np.abs(inference_topdown(aligner, img, xywh, bbox_format='xywh')[0].pred_instances.keypoints

@@ -236,3 +236,23 @@ def test_a_registered_detector_is_known_everywhere(repo_root, capsys):
     rows = load_tool('tools/analysis_tools/compare_face_detectors.py').main(
         ['--detectors', 'haar', '--repeats', '1'])
     assert rows[0]['detector'] == 'haar' and rows[0]['faces'] == 4 and '| haar |' in capsys.readouterr().out
+
+
+def test_occlusion_output_reaches_faces_json_and_drawing(repo_root):
+    """A model with an occlusion output (OcclusionPredictHead): align_faces gives each face keypoints_occluded
+    probabilities, faces_to_json writes them, and draw_faces draws the landmarks above 0.5 differently (rings)."""
+    from mmfacealign.apis import draw_faces, faces_to_json, init_model
+    model = init_model(osp.join(repo_root, 'configs/baselines/td-reg-occ_res18-w32_1xb64-15e_synthface-128x128.py'),
+                       None)
+    with torch.no_grad():                    # landmarks 0-16 (the jaw) predicted occluded, the rest visible
+        model.head.occ_weight.zero_()
+        model.head.occ_bias.copy_(torch.where(torch.arange(68) < 17, 4.0, -4.0))
+    img = skimage_data.astronaut()[..., ::-1].copy()
+    faces = align_faces(model, img, bboxes=[[170, 50, 280, 190]])
+    prob = faces[0]['keypoints_occluded']
+    assert prob.shape == (68, ) and (prob[:17] > 0.9).all() and (prob[17:] < 0.1).all()
+    record = faces_to_json(faces, image='astronaut.png', image_size=img.shape)
+    assert len(record['faces'][0]['keypoints_occluded']) == 68
+    json.dumps(record)
+    as_visible = [dict(faces[0], keypoints_occluded=np.zeros(68))]
+    assert (draw_faces(img, faces) != draw_faces(img, as_visible)).any()

@@ -18,6 +18,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
+from ...models.heads.occlusion_head import landmark_head
+
 
 def _find_padding(cfg) -> Optional[float]:
     """``padding`` of the first ``GetBBoxCenterScale`` in the training pipeline config, if any."""
@@ -92,6 +94,7 @@ class MeanShapeHook(Hook):
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         head = getattr(model, 'head', None)
+        head = landmark_head(head) if head is not None else None        # inside an OcclusionPredictHead
         if head is None or not hasattr(head, 'set_mean_shape'):
             raise TypeError(f'MeanShapeHook: model.head ({type(head).__name__}) has no set_mean_shape(); the hook '
                             'is for cascade heads such as SRNHead')

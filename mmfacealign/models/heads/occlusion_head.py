@@ -72,6 +72,12 @@ def gather_occlusion_labels(batch_data_samples: OptSampleList, num_joints: int) 
     return torch.cat(occluded), torch.cat(weights)
 
 
+def landmark_head(head: nn.Module) -> nn.Module:
+    """The landmark head itself: ``head.pose_head`` for an :class:`OcclusionPredictHead`, else ``head`` (for hooks
+    and tools that talk to a method's head, e.g. to set SRN's mean shape)."""
+    return head.pose_head if isinstance(head, OcclusionPredictHead) else head
+
+
 @MODELS.register_module()
 class OcclusionPredictHead(BaseHead):
     """Any landmark head plus a per-landmark occlusion probability (see the module docstring).
@@ -245,4 +251,4 @@ class OcclusionPredictHead(BaseHead):
         return losses
 
 
-__all__ = ['OcclusionPredictHead', 'gather_occlusion_labels', 'FEATURES']
+__all__ = ['OcclusionPredictHead', 'gather_occlusion_labels', 'landmark_head', 'FEATURES']
