@@ -67,6 +67,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -273,8 +274,14 @@ def machine_rate(args) -> dict:
     return rate
 
 
-def num_joints_of(model_cfg) -> int:
+def landmark_head_cfg(model_cfg):
+    """The landmark head's config: ``pose_cfg`` of an ``OcclusionPredictHead``, else ``model.head``."""
     head = model_cfg.head
+    return head.pose_cfg if head.get('type') == 'OcclusionPredictHead' else head
+
+
+def num_joints_of(model_cfg) -> int:
+    head = landmark_head_cfg(model_cfg)
     k = head.get('num_joints', head.get('out_channels', head.get('num_keypoints')))
     if k is None:
         raise KeyError('model.head.num_joints (or out_channels) is needed to build a training batch')
@@ -285,13 +292,18 @@ def training_batch(model, model_cfg, input_size, batch_size: int) -> dict:
     """A preprocessed random batch with the targets the head's codec needs (regression, heatmap or SimCC)."""
     from mmpose.testing import get_packed_inputs
     w, h = input_size
-    decoder = dict(model_cfg.head.get('decoder') or {})
+    decoder = dict(landmark_head_cfg(model_cfg).get('decoder') or {})
     heatmap_size = tuple(decoder.get('heatmap_size', (w // 4, h // 4)))
     packed = get_packed_inputs(batch_size=batch_size, num_keypoints=num_joints_of(model_cfg), img_shape=(h, w),
                                input_size=(w, h), heatmap_size=heatmap_size,
                                simcc_split_ratio=decoder.get('simcc_split_ratio', 2.0),
                                with_heatmap='heatmap_size' in decoder, with_simcc_label='SimCC' in
                                str(decoder.get('type', '')))
+    if model_cfg.head.get('type') == 'OcclusionPredictHead':       # random occlusion labels for its branch
+        gen = np.random.default_rng(0)
+        for sample in packed['data_samples']:
+            sample.set_metainfo(dict(keypoints_occluded=(gen.random((1, num_joints_of(model_cfg))) < 0.3)
+                                     .astype(np.float32)))
     return model.data_preprocessor(packed, training=True)
 
 
