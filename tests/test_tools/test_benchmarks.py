@@ -265,3 +265,18 @@ def test_heads_declare_their_extra_measurements(repo_root):
         benchmark_tool.measure_extras(ConfigDict(head=dict(type='_HeadAskingForTheUnknown')), (64, 64), None, row)
     benchmark_tool.measure_extras(ConfigDict(head=dict(type='RegressionHead')), (64, 64), None, row)
     assert row == dict(config='x')                       # a head that declares nothing adds nothing
+
+
+def test_training_batch_of_an_occlusion_output_config(repo_root):
+    """benchmark_model's training batch for an OcclusionPredictHead config: the landmark head's joints and codec
+    (its pose_cfg), and occlusion labels, so that the training step it times runs loss_occ too."""
+    from mmengine.config import Config
+
+    from mmfacealign.apis import init_model
+    bench = _benchmark_module(repo_root)
+    cfg = Config.fromfile(osp.join(repo_root, 'configs/baselines/td-reg-occ_res18-w32_1xb64-15e_synthface-128x128.py'))
+    assert bench.num_joints_of(cfg.model) == 68
+    model = init_model(cfg, device='cpu')
+    batch = bench.training_batch(model, cfg.model, (128, 128), 2)
+    assert batch['data_samples'][0].metainfo['keypoints_occluded'].shape == (1, 68)
+    assert {'loss_kpt', 'loss_occ'} <= set(model(**batch, mode='loss'))
