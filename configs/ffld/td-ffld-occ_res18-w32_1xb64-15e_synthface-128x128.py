@@ -1,13 +1,13 @@
 # FFLD on SynthFace (td-ffld_res18-w32_1xb64-15e_synthface-128x128.py) with a per-landmark occlusion output, read from
-# the 3rd-level map (64 x 16 x 16, stride 8), the finest of the maps the CropNets see that still spans several
-# landmarks.
-# OcclusionPredictHead wraps the method's head unchanged (its losses, decoding and flip test) and adds, for each
-# landmark, the probability that it is occluded, trained with BCE from SynthFace's per-landmark occlusion flags
-# (`keypoints_occluded`, weighted by `keypoint_weights`): features='landmark' on feats[2] (64 channels), a
-# 3x3 bilinear crop at the ground-truth landmark in training and at the predicted one at test time, a shared
-# 2-layer MLP (64 wide), one linear classifier per landmark. features='pooled' gives MMPose's VisPredictHead branch.
-# FaceAlignmentMetric then adds occlusion AP, recall at 80% precision, precision/recall at 0.5 and the NME of
-# landmarks predicted occluded / visible (keys occ_*, NME_pred_*), per subset.
+# the 3rd-level map (64 x 16 x 16, stride 8: the coarsest of the maps the CropNets see, the map of the first
+# refinement stage). OcclusionPredictHead wraps the method's head unchanged (its losses, decoding and flip test) and
+# adds, for each landmark, the probability that it is occluded, trained with BCE from SynthFace's per-landmark
+# occlusion flags (`keypoints_occluded`, weighted by `keypoint_weights`): features='landmark' on feats[2] (64
+# channels), a 3x3 bilinear crop (of the map reduced to 32 channels by a 1x1 convolution) at the ground-truth landmark
+# in training and at the predicted one at test time, a shared 2-layer MLP (64 wide), one linear classifier per
+# landmark. features='pooled' gives MMPose's VisPredictHead branch. FaceAlignmentMetric then adds occlusion AP, recall
+# at 80% precision, precision/recall at 0.5 and the NME of landmarks predicted occluded / visible (keys occ_*,
+# NME_pred_*), per subset.
 _base_ = ['./td-ffld_res18-w32_1xb64-15e_synthface-128x128.py']
 
 model = dict(
@@ -18,6 +18,7 @@ model = dict(
         in_index=2,
         in_channels=64,
         patch_size=3,
+        reduce_channels=32,
         hidden_channels=64,
         train_centres='gt',
         loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=False, loss_weight=1.0),

@@ -2,9 +2,9 @@
 # backbone (the head crops the image), so the branch reads the input image itself: a 12x12-pixel crop per landmark.
 # OcclusionPredictHead wraps the method's head unchanged (its losses, decoding and flip test) and adds, for each
 # landmark, the probability that it is occluded, trained with BCE from SynthFace's per-landmark occlusion flags
-# (`keypoints_occluded`, weighted by `keypoint_weights`): features='landmark' on feats[0] (3 channels), a
-# 12x12 bilinear crop at the ground-truth landmark in training and at the predicted one at test time, a shared
-# 2-layer MLP (64 wide), one linear classifier per landmark. features='pooled' gives MMPose's VisPredictHead branch.
+# (`keypoints_occluded`, weighted by `keypoint_weights`): features='landmark' on feats[0] (3 channels), a 12x12
+# bilinear crop at the ground-truth landmark in training and at the predicted one at test time, a shared 2-layer MLP
+# (64 wide), one linear classifier per landmark. features='pooled' gives MMPose's VisPredictHead branch.
 # FaceAlignmentMetric then adds occlusion AP, recall at 80% precision, precision/recall at 0.5 and the NME of
 # landmarks predicted occluded / visible (keys occ_*, NME_pred_*), per subset.
 _base_ = ['./td-srn_pcnn-s_1xb64-15e_synthface-128x128.py']
@@ -17,6 +17,7 @@ model = dict(
         in_index=0,
         in_channels=3,
         patch_size=12,
+        reduce_channels=None,  # the image's 3 channels as they are
         hidden_channels=64,
         train_centres='gt',
         loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=False, loss_weight=1.0),

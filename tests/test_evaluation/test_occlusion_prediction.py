@@ -35,7 +35,8 @@ def test_average_precision_and_recall_at_precision_by_hand():
     # no operating point that precise: recall 0
     assert recall_at_precision(np.array([0.9, 0.1]), np.array([0, 1], bool), 0.8) == (0.0, float('inf'))
     assert precision_recall_at(SCORES, LABELS, 0.5) == pytest.approx((0.75, 1.0))
-    assert precision_recall_at(SCORES, LABELS, 0.95) == (1.0, 0.0)         # nothing predicted occluded
+    precision, recall = precision_recall_at(SCORES, LABELS, 0.95)          # nothing predicted occluded
+    assert np.isnan(precision) and recall == 0.0
 
 
 def test_no_occluded_landmark_leaves_recall_and_ap_undefined():
@@ -85,6 +86,12 @@ def test_metric_keys_per_subset_by_hand():
     # the clean subset has no occluded landmark: no AP or recall there, and its precision is 0 (one false alarm)
     assert 'clean/occ_AP' not in m and 'clean/occ_recall@P80' not in m and 'clean/occ_recall' not in m
     assert m['clean/occ_precision'] == 0.0
+    # a model that never says "occluded": recall 0, no precision figure
+    metric = FaceAlignmentMetric()
+    metric.dataset_meta = dict(dataset_name='synthface')
+    metric.process({}, [_with_probabilities(sample(gt, pred, 0, occluded=occ), np.zeros(68))])
+    never = metric.evaluate(1)
+    assert never['occ_recall'] == 0.0 and 'occ_precision' not in never and 'NME_pred_occluded' not in never
     # without predicted probabilities: none of the keys
     metric = FaceAlignmentMetric()
     metric.dataset_meta = dict(dataset_name='synthface')

@@ -177,3 +177,43 @@ def test_every_family_trains_and_predicts_occlusion(config, repo_root, synthface
         prob = sample.pred_instances.keypoints_occluded
         assert prob.shape == (1, 68) and ((prob >= 0) & (prob <= 1)).all()
         assert sample.pred_instances.keypoints.shape == (1, 68, 2)
+    # the config's evaluator scores them (as tools/test.py would, through mmengine's Evaluator)
+    from mmengine.evaluator import Evaluator
+    evaluator = Evaluator(cfg.val_evaluator)
+    evaluator.dataset_meta = val.metainfo
+    evaluator.process(out)
+    metrics = evaluator.evaluate(len(out))
+    # (the first validation faces are clean: no occluded landmark, so no AP; the split by prediction is there)
+    assert any(k.startswith('NME_pred_') for k in metrics), sorted(metrics)
+
+
+def test_flip_test_centres_are_the_mirrored_landmarks():
+    """The geometry behind the flip test, without flip_coordinates' own formula: on a stride-1 map (input-sized,
+    where the flipped image's map is the flipped map), the crop that predict takes for the flipped image's
+    landmark j equals the horizontally mirrored crop of the original at landmark flip_indices[j]."""
+    from mmfacealign.models.utils import crop_patches, normalised_to_map
+    torch.manual_seed(0)
+    size = 16
+    fmap = torch.randn(1, 2, size, size)
+    centres = torch.rand(1, K, 2) * 0.6 + 0.2
+    flip_indices = [1, 0, 3, 2]
+    mirrored = flip_coordinates(centres.clone(), flip_indices, True, (size, size))   # what predict uses
+    got = crop_patches(fmap.flip(-1), normalised_to_map(mirrored, (size, size)), 3)
+    expected = crop_patches(fmap, normalised_to_map(centres, (size, size)), 3)[:, flip_indices].flip(-1)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_reduction_and_shape_errors_name_the_keys():
+    h = head('landmark', reduce_channels=4)
+    assert h.occ_reduce.out_channels == 4 and h.occ_mlp[0].in_features == 4 * 9
+    assert isinstance(head('landmark', reduce_channels=None).occ_reduce, torch.nn.Identity)
+    with pytest.raises(ValueError, match=r'model.head.in_channels=8 expects 8 channels'):
+        h.occlusion_logits((torch.randn(2, C + 1, H, W), ), torch.rand(2, K, 2))
+    with pytest.raises(IndexError, match=r'model.head.in_index=3.*1 feature level'):
+        head('landmark', in_index=3).occlusion_logits((torch.randn(2, C, H, W), ), torch.rand(2, K, 2))
+    with pytest.raises(ValueError, match=r'model.head.cell_centre must be one of'):
+        head(cell_centre='corner')
+    # 'area' needs the input size: from the pose head's decoder here
+    area = head(cell_centre='area')
+    assert area.input_size == INPUT and area.occlusion_logits((torch.randn(1, C, H, W), ),
+                                                              torch.rand(1, K, 2)).shape == (1, K)

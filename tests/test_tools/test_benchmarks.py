@@ -280,3 +280,7 @@ def test_training_batch_of_an_occlusion_output_config(repo_root):
     batch = bench.training_batch(model, cfg.model, (128, 128), 2)
     assert batch['data_samples'][0].metainfo['keypoints_occluded'].shape == (1, 68)
     assert {'loss_kpt', 'loss_occ'} <= set(model(**batch, mode='loss'))
+    # --reference-head measures it against the same model without the occlusion output (the cost rows)
+    ref = bench.regression_reference(cfg.model)
+    assert ref.head.type == 'RegressionHead' and ref.neck.type == 'GlobalAveragePooling'
+    assert bench.reference_label(cfg.model) == 'without occlusion output'

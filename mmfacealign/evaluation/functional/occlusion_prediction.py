@@ -77,11 +77,12 @@ def recall_at_precision(scores: np.ndarray, labels: np.ndarray,
 
 
 def precision_recall_at(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> Tuple[float, float]:
-    """``(precision, recall)`` predicting "occluded" for scores ``>= threshold``; precision is 1.0 when nothing is
-    predicted occluded, recall NaN when nothing is occluded."""
+    """``(precision, recall)`` predicting "occluded" for scores ``>= threshold``; precision is NaN when nothing is
+    predicted occluded (a model that never says "occluded" gets no precision figure), recall NaN when nothing is
+    occluded."""
     scores, labels = _check(scores, labels)
     pred = scores >= threshold
     tp = float((pred & labels).sum())
-    precision = tp / pred.sum() if pred.any() else 1.0
+    precision = tp / pred.sum() if pred.any() else float('nan')
     recall = tp / labels.sum() if labels.any() else float('nan')
     return float(precision), float(recall)

@@ -502,7 +502,7 @@ class FaceAlignmentMetric(BaseMetric):
         ``occ_precision`` / ``occ_recall`` at probability 0.5, and the NME of the landmarks predicted occluded /
         visible (``NME_pred_occluded`` / ``NME_pred_visible``, at 0.5). The points: labelled landmarks of images
         that carry both occlusion flags and predicted probabilities. Keys that need an occluded landmark are left
-        out when the images have none."""
+        out when the images have none, ``occ_precision`` when no landmark is predicted occluded."""
         out: 'OrderedDict[str, float]' = OrderedDict()
         prob = result.occ_prob[idx]
         m = result.mask[idx] & result.flagged[idx] & np.isfinite(prob)
@@ -517,7 +517,8 @@ class FaceAlignmentMetric(BaseMetric):
             if np.isfinite(threshold):                  # no threshold when no operating point reaches 80%
                 out[f'{key_prefix}occ_threshold@P80'] = threshold
         precision, recall = precision_recall_at(scores, labels, 0.5)
-        out[f'{key_prefix}occ_precision'] = precision
+        if np.isfinite(precision):                      # none when nothing is predicted occluded
+            out[f'{key_prefix}occ_precision'] = precision
         if np.isfinite(recall):
             out[f'{key_prefix}occ_recall'] = recall
         pred_occ = np.zeros_like(m)

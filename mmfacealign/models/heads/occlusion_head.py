@@ -13,9 +13,10 @@ landmark model needs it:
   ``keypoint_weights`` weighs the loss: points that are not labelled or fall outside the crop teach nothing.
 * **Features.** ``features='pooled'`` is ``VisPredictHead``'s branch (global average pooling of
   ``feats[in_index]``, or the vector itself, one linear layer to K logits). Occlusion is local, so
-  ``features='landmark'`` samples, for each landmark, a ``patch_size x patch_size`` bilinear crop of the feature
-  map at the landmark (:func:`~mmfacealign.models.utils.crop_patches`), maps it through a shared two-layer MLP and
-  scores it with landmark ``k``'s own linear classifier. The crop centres are the ground-truth landmarks in
+  ``features='landmark'`` reduces the feature map to ``reduce_channels`` by a 1x1 convolution, samples for each
+  landmark a ``patch_size x patch_size`` bilinear crop of it at the landmark
+  (:func:`~mmfacealign.models.utils.crop_patches`), maps the crop through a shared two-layer MLP and scores it
+  with landmark ``k``'s own linear classifier. The crop centres are the ground-truth landmarks in
   training (``train_centres='gt'``: no extra forward of the pose head; ``'pred'`` uses the pose head's own
   prediction, one more forward of it) and the pose head's prediction at test time.
 * **Pose head input.** ``pose_feats='pooled'`` gives the pose head the global average of every feature map (the
@@ -28,7 +29,8 @@ landmark model needs it:
 Losses: the pose head's own (``loss_kpt`` ...), plus ``loss_occ`` (BCE on the logits) and ``acc_occ`` (accuracy
 at probability 0.5 on the weighted points).
 """
-from typing import Optional, Tuple
+import copy
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmpose.models.heads.base_head import BaseHead
@@ -38,7 +40,7 @@ from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 from torch import Tensor, nn
 
-from ..utils.patch_sampling import crop_patches, normalised_to_map
+from ..utils.patch_sampling import CELL_CENTRES, crop_patches, normalised_to_map
 
 FEATURES = ('pooled', 'landmark')
 POSE_FEATS = ('same', 'pooled')
@@ -92,13 +94,17 @@ class OcclusionPredictHead(BaseHead):
         pose_feats (str): ``'same'`` (the pose head sees ``feats`` as they are) or ``'pooled'`` (the global
             average of every 4-D feature, as the ``GlobalAveragePooling`` neck gives). Default ``'same'``.
         patch_size (int): Crop side in feature-map pixels (``'landmark'``). Default 3.
+        reduce_channels (int, optional): Channels of the 1x1 convolution before the crop (``'landmark'``); None
+            crops the map as it is. Default 32.
         hidden_channels (int): Width of the shared MLP (``'landmark'``). Default 64.
         train_centres (str): Crop centres in training (``'landmark'``): ``'gt'`` or ``'pred'``. Default ``'gt'``.
         cell_centre (str): Feature-map cell convention of :func:`normalised_to_map`. Default ``'conv'`` (ResNet).
+        input_size (tuple, optional): Input (w, h), needed by ``cell_centre='area'``. Default: the pose head's
+            decoder's ``input_size``.
         loss (dict): The occlusion loss on logits. Default ``BCELoss(use_target_weight=True, use_sigmoid=False)``
             (MMPose's ``use_sigmoid=False``: the input is logits).
-        init_cfg (dict, optional): Default None: the occlusion branch starts from ``Normal(std=0.01)`` weights
-            and zero biases (``VisPredictHead``'s init); the pose head keeps its own initialisation.
+        init_cfg (dict, optional): Default None: the occlusion classifiers start from ``Normal(std=0.01)``
+            weights and zero biases (``VisPredictHead``'s init); the pose head keeps its own initialisation.
     """
 
     def __init__(self,
@@ -108,16 +114,19 @@ class OcclusionPredictHead(BaseHead):
                  in_channels: Optional[int] = None,
                  pose_feats: str = 'same',
                  patch_size: int = 3,
+                 reduce_channels: Optional[int] = 32,
                  hidden_channels: int = 64,
                  train_centres: str = 'gt',
                  cell_centre: str = 'conv',
+                 input_size: Optional[Sequence[int]] = None,
                  loss: ConfigType = dict(type='BCELoss', use_target_weight=True, use_sigmoid=False),
                  init_cfg: OptConfigType = None):
         super().__init__(init_cfg)
         for name, value, allowed in (('features', features, FEATURES), ('pose_feats', pose_feats, POSE_FEATS),
-                                     ('train_centres', train_centres, TRAIN_CENTRES)):
+                                     ('train_centres', train_centres, TRAIN_CENTRES),
+                                     ('cell_centre', cell_centre, CELL_CENTRES)):
             if value not in allowed:
-                raise ValueError(f'OcclusionPredictHead: {name} must be one of {allowed}, got {value!r}')
+                raise ValueError(f'OcclusionPredictHead: model.head.{name} must be one of {allowed}, got {value!r}')
         if loss.get('use_sigmoid', False):
             # MMPose's BCELoss(use_sigmoid=True) expects probabilities (a head ending in a Sigmoid); this one gives
             # logits, for binary_cross_entropy_with_logits
@@ -133,13 +142,21 @@ class OcclusionPredictHead(BaseHead):
         self.in_channels = int(in_channels)
         self.features, self.in_index, self.pose_feats = features, int(in_index), pose_feats
         self.patch_size, self.train_centres, self.cell_centre = int(patch_size), train_centres, cell_centre
+        if input_size is None:
+            input_size = (pose_cfg.get('decoder') or {}).get('input_size', None)
+        self.input_size = tuple(int(v) for v in input_size) if input_size is not None else None
+        if cell_centre == 'area' and self.input_size is None:
+            raise ValueError("OcclusionPredictHead: cell_centre='area' needs model.head.input_size (or a decoder "
+                             'with input_size in pose_cfg)')
         self.loss_module = MODELS.build(loss)
         k = self.num_joints
         if features == 'pooled':
             self.occ_fc = nn.Linear(self.in_channels, k)
         else:
+            self.occ_reduce = nn.Conv2d(self.in_channels, reduce_channels, 1) if reduce_channels else nn.Identity()
+            crop_channels = int(reduce_channels) if reduce_channels else self.in_channels
             self.occ_mlp = nn.Sequential(
-                nn.Linear(self.in_channels * self.patch_size**2, hidden_channels), nn.ReLU(inplace=True),
+                nn.Linear(crop_channels * self.patch_size**2, hidden_channels), nn.ReLU(inplace=True),
                 nn.Linear(hidden_channels, hidden_channels), nn.ReLU(inplace=True))
             # landmark k's own classifier: logit_k = <w_k, h_k> + b_k
             self.occ_weight = nn.Parameter(torch.zeros(k, hidden_channels))
@@ -151,14 +168,26 @@ class OcclusionPredictHead(BaseHead):
     def default_init_cfg(self):
         return None
 
+    @staticmethod
+    def benchmark_reference(model_cfg) -> Tuple[dict, str]:
+        """The network this head is measured against (``tools/analysis_tools/benchmark_model.py --reference-head``):
+        the same model without the occlusion output (the wrapped head alone, with the ``GlobalAveragePooling`` neck
+        when ``pose_feats='pooled'``). Returns (model config, row label)."""
+        ref = copy.deepcopy(model_cfg)
+        ref.head = copy.deepcopy(model_cfg.head.pose_cfg)
+        if model_cfg.head.get('pose_feats', 'same') == 'pooled':
+            ref.neck = dict(type='GlobalAveragePooling')
+        return ref, 'without occlusion output'
+
     def _init_branch(self) -> None:
-        """``Normal(std=0.01)`` weights and zero biases on the occlusion branch (``VisPredictHead``'s init); the
-        pose head initialises itself through its own ``init_weights``."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear) and not any(m is p for p in self.pose_head.modules()):
-                nn.init.normal_(m.weight, std=0.01)
-                nn.init.zeros_(m.bias)
-        if self.features == 'landmark':
+        """The classifiers (``occ_fc``; ``occ_weight``, ``occ_bias``) start from ``Normal(std=0.01)`` weights and
+        zero biases (``VisPredictHead``'s init of its one linear layer): every probability starts near 0.5. The
+        reduction and the MLP keep PyTorch's default initialisation; the pose head initialises itself through its
+        own ``init_weights``."""
+        if self.features == 'pooled':
+            nn.init.normal_(self.occ_fc.weight, std=0.01)
+            nn.init.zeros_(self.occ_fc.bias)
+        else:
             nn.init.normal_(self.occ_weight, std=0.01)
             nn.init.zeros_(self.occ_bias)
 
@@ -174,16 +203,21 @@ class OcclusionPredictHead(BaseHead):
                 ``'pooled'``).
             centres (Tensor, optional): (B, K, 2) landmarks in normalised input coordinates (``'landmark'``).
         """
+        if not -len(feats) <= self.in_index < len(feats):
+            raise IndexError(f'OcclusionPredictHead: model.head.in_index={self.in_index}, but the backbone/neck give '
+                             f'{len(feats)} feature level(s)')
         x = feats[self.in_index]
+        if x.dim() < 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f'OcclusionPredictHead: feats[{self.in_index}] has shape {tuple(x.shape)}, '
+                             f'model.head.in_channels={self.in_channels} expects {self.in_channels} channels')
         if self.features == 'pooled':
             return self.occ_fc(_pool(x))
         if x.dim() != 4:
             raise ValueError(f"OcclusionPredictHead: features='landmark' samples a feature map, but feats"
                              f'[{self.in_index}] has shape {tuple(x.shape)}; use a config without the pooling neck '
                              "(neck=None and pose_feats='pooled')")
-        b, c = x.shape[:2]
-        uv = normalised_to_map(centres.detach().to(x.dtype), x.shape[-2:], cell_centre=self.cell_centre)
-        patches = crop_patches(x, uv, self.patch_size, name='OcclusionPredictHead')    # (B, K, C, p, p)
+        uv = normalised_to_map(centres.detach().to(x.dtype), x.shape[-2:], self.input_size, self.cell_centre)
+        patches = crop_patches(self.occ_reduce(x), uv, self.patch_size, name='OcclusionPredictHead')  # (B,K,C',p,p)
         hidden = self.occ_mlp(patches.flatten(2))                                     # (B, K, hidden)
         return (hidden * self.occ_weight).sum(-1) + self.occ_bias
 
