@@ -350,7 +350,9 @@ def build(model_cfg, device: str):
     from mmpose.registry import MODELS
     torch.manual_seed(0)
     model = MODELS.build(copy.deepcopy(model_cfg))
+    from mmfacealign.models.heads.occlusion_head import landmark_head
     head = getattr(model, 'head', None)
+    head = landmark_head(head) if head is not None else None       # inside an OcclusionPredictHead
     if hasattr(head, 'set_mean_shape') and not bool(head.mean_shape_ready):
         k = head.mean_shape.shape[0]
         angle = torch.linspace(0, 2 * torch.pi, k + 1)[:k]
