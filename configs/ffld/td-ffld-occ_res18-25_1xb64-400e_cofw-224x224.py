@@ -12,6 +12,8 @@
 # measured here): RCPR 40% (Burgos-Artizzu et al., ICCV 2013); MNN 72.1% and FaceXFormer 72.6% (Narayan et al., 2024),
 # as quoted in this package's issue 22 (not checked against the papers here). Deviations: FFLD has no occlusion output
 # (nothing official to follow); those of the base config (its header).
+# Settings left at OcclusionPredictHead's defaults: reduce_channels=32, patch_size=3, hidden_channels=64,
+# train_centres='gt', BCE on logits.
 _base_ = ['./td-ffld_res18-25_1xb64-400e_cofw-224x224.py']
 
 model = dict(
@@ -21,9 +23,4 @@ model = dict(
         features='landmark',
         in_index=2,
         in_channels=32,
-        patch_size=3,
-        reduce_channels=32,
-        hidden_channels=64,
-        train_centres='gt',
-        loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=False, loss_weight=1.0),
         pose_cfg={{_base_.model.head}}))

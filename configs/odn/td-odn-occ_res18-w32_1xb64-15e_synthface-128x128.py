@@ -7,6 +7,8 @@
 # shared 2-layer MLP (64 wide), one linear classifier per landmark. features='pooled' gives MMPose's VisPredictHead
 # branch. FaceAlignmentMetric then adds occlusion AP, recall at 80% precision, precision/recall at 0.5 and the NME of
 # landmarks predicted occluded / visible (keys occ_*, NME_pred_*), per subset.
+# Settings left at OcclusionPredictHead's defaults: reduce_channels=32, patch_size=3, hidden_channels=64,
+# train_centres='gt', BCE on logits.
 _base_ = ['./td-odn_res18-w32_1xb64-15e_synthface-128x128.py']
 
 model = dict(
@@ -16,9 +18,4 @@ model = dict(
         features='landmark',
         in_index=0,
         in_channels=32,
-        patch_size=3,
-        reduce_channels=32,
-        hidden_channels=64,
-        train_centres='gt',
-        loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=False, loss_weight=1.0),
         pose_cfg={{_base_.model.head}}))

@@ -13,6 +13,8 @@
 # measured here): RCPR 40% (Burgos-Artizzu et al., ICCV 2013); MNN 72.1% and FaceXFormer 72.6% (Narayan et al., 2024),
 # as quoted in this package's issue 22 (not checked against the papers here). Deviations: none official exist for the
 # occlusion output (SCDF has none); those of the base config (its header).
+# Settings left at OcclusionPredictHead's defaults: reduce_channels=32, patch_size=3, hidden_channels=64,
+# train_centres='gt', BCE on logits.
 _base_ = ['./td-scdf_res34_1xb64-500e_cofw-256x256.py']
 
 model = dict(
@@ -22,9 +24,4 @@ model = dict(
         features='landmark',
         in_index=-1,
         in_channels=512,
-        patch_size=3,
-        reduce_channels=32,
-        hidden_channels=64,
-        train_centres='gt',
-        loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=False, loss_weight=1.0),
         pose_cfg={{_base_.model.head}}))

@@ -7,6 +7,7 @@
 # (64 wide), one linear classifier per landmark. features='pooled' gives MMPose's VisPredictHead branch.
 # FaceAlignmentMetric then adds occlusion AP, recall at 80% precision, precision/recall at 0.5 and the NME of
 # landmarks predicted occluded / visible (keys occ_*, NME_pred_*), per subset.
+# Settings left at OcclusionPredictHead's defaults: hidden_channels=64, train_centres='gt', BCE on logits.
 _base_ = ['./td-srn_pcnn-s_1xb64-15e_synthface-128x128.py']
 
 model = dict(
@@ -18,7 +19,4 @@ model = dict(
         in_channels=3,
         patch_size=12,
         reduce_channels=None,  # the image's 3 channels as they are
-        hidden_channels=64,
-        train_centres='gt',
-        loss=dict(type='BCELoss', use_target_weight=True, use_sigmoid=False, loss_weight=1.0),
         pose_cfg={{_base_.model.head}}))
