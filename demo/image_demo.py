@@ -14,7 +14,7 @@ drawn by mmfacealign's FaceAlignmentVisualizer) under the image's name, and ``<n
      "faces": [{"bbox": [x1, y1, x2, y2], "score": s, "keypoints": [[x, y], ...], "keypoint_scores": [...]}]}
 
 A model with an occlusion output (the ``*-occ_*`` configs, OcclusionPredictHead) adds ``"keypoints_occluded"``:
-each landmark's probability of being occluded; the drawing shows the landmarks above 0.5 as hollow cyan rings.
+each landmark's probability of being occluded; the drawing shows the landmarks above 0.5 as hollow magenta rings.
 
 --out FILE (one image only; kept from the first version of the demo) writes the drawn image there and the json
 beside it (FILE with .json). A folder or glob shows a progress bar and ends with a summary.

@@ -185,7 +185,7 @@ def draw_faces(img_bgr: np.ndarray, faces: List[dict], draw_bbox: bool = True, *
     ``dataset_meta['skeleton_links']`` when the dataset has a skeleton; other layouts as points only), with the
     point radius and line width scaled to each face (``radius`` / ``line_width`` fix them, in pixels). A face dict
     with ``keypoints_occluded`` (probabilities or booleans ``(K,)``) has the landmarks above ``occluded_thr``
-    drawn as hollow cyan rings; without that key every landmark is a filled red disc.
+    drawn as hollow magenta rings; without that key every landmark is a filled red disc.
     """
     from mmfacealign.visualization import FaceAlignmentVisualizer
     vis = FaceAlignmentVisualizer.get_instance('mmfacealign_image_inference')

@@ -32,7 +32,9 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
         draw_contours: join the landmarks along the facial contours (iBUG-68 and WFLW-98 groups, or the dataset
             metainfo's ``skeleton_links``; other layouts are drawn as points).
         line_width: contour width in pixels; None scales it with the face.
-        occluded_color: RGB colour of the hollow rings drawn for occluded landmarks.
+        occluded_color: RGB colour of the hollow rings drawn for ground-truth landmarks marked occluded (cyan).
+        pred_occluded_color: RGB colour of the rings drawn for landmarks the model predicts occluded (magenta),
+            so the two can be told apart where both are drawn; None: ``occluded_color``.
         occluded_thr: a landmark is drawn as occluded when its occlusion probability is above this.
         **kwargs: passed to ``PoseLocalVisualizer`` (``name``, ``vis_backends``, ``save_dir``, ...).
     """
@@ -40,7 +42,7 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
     def __init__(self, name: str = 'visualizer', gt_color=(0, 255, 0), pred_color=(255, 0, 0),
                  point_radius: Optional[int] = None, draw_error_lines: bool = True, draw_contours: bool = True,
                  line_width: Optional[int] = None, occluded_color=(0, 255, 255), occluded_thr: float = 0.5,
-                 **kwargs):
+                 pred_occluded_color=(255, 0, 255), **kwargs):
         super().__init__(name=name, **kwargs)
         self.gt_color = gt_color
         self.pred_color = pred_color
@@ -50,6 +52,7 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
         self.contour_width = line_width
         self.occluded_color = occluded_color
         self.occluded_thr = occluded_thr
+        self.pred_occluded_color = occluded_color if pred_occluded_color is None else pred_occluded_color
 
     def draw_landmarks(self, image: np.ndarray, gt: Optional[np.ndarray], pred: Optional[np.ndarray], *,
                        gt_occluded=None, pred_occluded=None, draw_contours: Optional[bool] = None,
@@ -60,7 +63,8 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
 
         Keyword options (None: the visualiser's setting):
             gt_occluded, pred_occluded: occlusion probabilities or booleans ``(K,)`` of either set; landmarks
-                above ``occluded_thr`` are drawn as hollow rings in ``occluded_color``. None: all filled.
+                above ``occluded_thr`` are drawn as hollow rings, in ``occluded_color`` for the ground truth and
+                ``pred_occluded_color`` for the prediction. None: all filled.
             draw_contours: join the landmarks along the facial contours.
             dataset_meta: metainfo whose ``skeleton_links`` give the contours (default: the visualiser's
                 ``dataset_meta``, set by the runner; an empty skeleton falls back to the layout's groups).
@@ -89,10 +93,9 @@ class FaceAlignmentVisualizer(PoseLocalVisualizer):
         for pts, color, _ in sets:
             if pts is not None and contours:
                 draw_links(drawn, pts, contour_links(len(pts), dataset_meta), color, line_width)
-        for pts, color, occ in sets:
+        for (pts, color, occ), ring in zip(sets, (self.occluded_color, self.pred_occluded_color)):
             if pts is not None:
-                draw_points(drawn, pts, color, radius, occluded_mask(occ, len(pts), thr), self.occluded_color,
-                            line_width)
+                draw_points(drawn, pts, color, radius, occluded_mask(occ, len(pts), thr), ring, line_width)
         self.set_image(drawn)
         return self.get_image()
 

@@ -69,6 +69,25 @@ def test_forward_loss_and_gradients(features):
     assert all(p.grad is None for p in h.pose_head.parameters())  # ... and not the landmark head
 
 
+def test_a_checkpoint_without_the_output_loads_into_the_pose_head():
+    """A plain model's head keys (head.fc.*) move under head.pose_head.*; the branch keeps its init; a checkpoint
+    of the -occ model itself loads unchanged."""
+    h = head()
+    plain = MODELS.build(dict(type='RegressionHead', in_channels=C, num_joints=K, decoder=CODEC))
+    torch.nn.init.normal_(plain.fc.weight)
+    wrapper = torch.nn.Module()
+    wrapper.head = h
+    branch = {k: v.clone() for k, v in h.state_dict().items() if not k.startswith('pose_head.')}
+    result = wrapper.load_state_dict({f'head.{k}': v for k, v in plain.state_dict().items()}, strict=False)
+    torch.testing.assert_close(h.pose_head.fc.weight, plain.fc.weight)
+    assert not result.unexpected_keys and sorted(result.missing_keys) == sorted(f'head.{k}' for k in branch)
+    assert all(torch.equal(h.state_dict()[k], v) for k, v in branch.items())
+    other = head()
+    torch.nn.init.normal_(other.occ_weight)
+    assert not wrapper.load_state_dict({f'head.{k}': v for k, v in other.state_dict().items()}).missing_keys
+    torch.testing.assert_close(h.occ_weight, other.occ_weight)
+
+
 def test_landmark_features_are_local():
     """Landmark k's logit reads the 3x3 map cells around it: changing the map far from every landmark changes
     nothing, changing it at landmark 0 changes landmark 0's logit only (landmarks far apart)."""

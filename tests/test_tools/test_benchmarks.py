@@ -37,6 +37,11 @@ def test_benchmark_model_with_reference_head(repo_root, tmp_path):
     for key in ('latency_ms', 'throughput_img_s', 'train_step_ms'):
         assert scdf[key] > 0 and ref[key] > 0
     assert 'train_step_overhead_pct' in scdf and '| td-scdf_res18-w32' in text
+    # the alternated timings (model and reference in turn): ratios with their quartiles, printed in the table
+    for key in ('latency_ratio', 'train_ratio'):
+        assert scdf[f'{key}_q25'] <= scdf[f'{key}_interleaved'] <= scdf[f'{key}_q75']
+        assert 0.5 < scdf[f'{key}_interleaved'] < 5
+    assert f"alternated {100 * (scdf['train_ratio_interleaved'] - 1):+.1f}%" in text
 
 
 def test_benchmark_synthface(repo_root):

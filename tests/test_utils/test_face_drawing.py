@@ -30,6 +30,10 @@ def cyan(img_bgr: np.ndarray) -> np.ndarray:
     return (img_bgr[..., :2].min(-1) > 100) & (img_bgr[..., 2] < 60)
 
 
+def magenta(img_bgr: np.ndarray) -> np.ndarray:
+    return (img_bgr[..., [0, 2]].min(-1) > 150) & (img_bgr[..., 1] < 80)
+
+
 def along(p, q, ts=np.linspace(0.3, 0.7, 9)):
     """Pixel positions (row, col) at fractions ``ts`` of the segment p -> q."""
     pts = np.asarray(p)[None] + ts[:, None] * (np.asarray(q) - np.asarray(p))[None]
@@ -109,10 +113,10 @@ def test_occluded_points_are_hollow_rings_of_another_colour():
     radius, _ = marker_sizes(face_diagonal(pts))
     for k in range(68):
         x, y = np.round(pts[k]).astype(int)
-        if occ_prob[k] > 0.5:                        # hollow: background at the centre, cyan on the ring
+        if occ_prob[k] > 0.5:                        # hollow: background at the centre, magenta on the ring
             assert tuple(drawn[y, x]) == (0, 0, 0), k
             ring = drawn[y - radius - 2:y + radius + 3, x - radius - 2:x + radius + 3]
-            assert cyan(ring).sum() >= 8 and not red(ring).any(), k
+            assert magenta(ring).sum() >= 8 and not red(ring).any(), k
         else:                                        # 0.4 is below the default threshold: filled red
             assert tuple(drawn[y, x]) == RED_BGR, k
     booleans = draw_faces(blank, [dict(face, keypoints_occluded=occ_prob > 0.5)], draw_bbox=False,
@@ -163,6 +167,11 @@ def test_visualizer_overlay_gt_and_pred_with_contours():
     assert tuple(only[y, x]) == (0, 255, 0) and painted(only).sum() < 68 * 30
     ring = vis.draw_landmarks(blank, None, pred, pred_occluded=np.arange(68) == 30, draw_contours=False)
     x, y = np.round(pred[30]).astype(int)
+    around = ring[y - 6:y + 7, x - 6:x + 7, ::-1]                      # RGB -> BGR
+    assert tuple(ring[y, x]) == (0, 0, 0) and magenta(around).sum() >= 8 and cyan(around).sum() == 0
+    # a ground-truth flag: a cyan ring, so the two sets' rings can be told apart
+    ring = vis.draw_landmarks(blank, gt, None, gt_occluded=np.arange(68) == 30, draw_contours=False)
+    x, y = np.round(gt[30]).astype(int)
     assert tuple(ring[y, x]) == (0, 0, 0) and cyan(ring[y - 6:y + 7, x - 6:x + 7, ::-1]).sum() >= 8
 
 

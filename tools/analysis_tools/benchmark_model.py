@@ -18,8 +18,11 @@ heatmap and SimCC heads are measured alike, each at its own input size).
 With ``--reference-head`` every config is also measured with its head swapped for MMPose's
 ``RegressionHead`` (global average pooling + one FC layer, Soft Wing loss) on the same backbone and input, and the
 table shows the head's overhead over that reference: the targets of mmfacealign's methods are stated against it
-(e.g. SCDF: at most +15% training step, +10% inference latency). For FFLD's ``CropNetHead`` the reference is the
-same network without its refinement stages (its coarse GAP + FC regressor alone), FFLD's baseline.
+(e.g. SCDF: at most +15% training step, +10% inference latency). The overhead is given twice: from the two
+rows, measured one after the other, and from the model and its reference timed alternately in one process
+(rounds of batch-1 forwards and of training steps; the median ratio), which load changes hit alike. For
+FFLD's ``CropNetHead`` the reference is the same network without its refinement stages (its coarse GAP + FC
+regressor alone), FFLD's baseline.
 
 ``--variant NAME:key=value,...`` also measures each config with those model keys changed (e.g. ODN without its
 regularisers); its overhead column says what the config adds to the variant (there: the regularisers' cost). For
@@ -125,39 +128,56 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _alternated_ratios(fns, rounds: int, calls: int) -> list:
+    """``rounds`` rounds, each ``calls`` calls of ``fns[0]`` then ``calls`` of ``fns[1]``: the rounds' time
+    ratios, sorted."""
+    ratios = []
+    for _ in range(rounds):
+        times = []
+        for fn in fns:
+            _sync()
+            t = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            _sync()
+            times.append(time.perf_counter() - t)
+        ratios.append(times[0] / times[1])
+    return sorted(ratios)
+
+
+def _ratio_stats(ratios: list, key: str) -> dict:
+    q = lambda f: ratios[min(len(ratios) - 1, int(f * len(ratios)))]  # noqa: E731
+    return {f'{key}_interleaved': statistics.median(ratios), f'{key}_q25': q(0.25), f'{key}_q75': q(0.75)}
+
+
 def interleaved_latency_ratio(model_cfg, ref_cfg, input_size, args, calls: int = 5) -> dict:
-    """Batch-1 latency of a model over its reference, timed alternately: ``--repeats`` rounds, each ``calls``
-    forwards of the model then ``calls`` of the reference; the median of the rounds' time ratios. Load that
-    changes while the rows are measured one after the other (tens of percent on a shared 2-core machine) then
-    hits both alike."""
+    """Batch-1 latency and batch-``--train-batch`` training step of a model over its reference, timed
+    alternately: ``--repeats`` rounds (training: a fifth of them, at least 3), each ``calls`` forwards (training:
+    one step) of the model then as many of the reference; the median of the rounds' time ratios, with quartiles.
+    Load that changes while the rows are measured one after the other (tens of percent on a shared 2-core
+    machine) then hits both alike."""
     w, h = input_size
     x = torch.randn(1, 3, h, w, device=args.device)
-    fns = []
+    models = []
     for cfg in (model_cfg, ref_cfg):
         model = build(cfg, args.device).eval()
         if args.fuse_conv_bn:
             from mmcv.cnn import fuse_conv_bn
             model = fuse_conv_bn(model)
-        fns.append(model)
-    ratios = []
+        models.append(model)
     with torch.no_grad():
-        for m in fns:
+        forwards = [lambda m=m: m._forward(x) for m in models]
+        for fn in forwards:
             for _ in range(3):
-                m._forward(x)
-        for _ in range(args.repeats):
-            times = []
-            for m in fns:
-                _sync()
-                t = time.perf_counter()
-                for _ in range(calls):
-                    m._forward(x)
-                _sync()
-                times.append(time.perf_counter() - t)
-            ratios.append(times[0] / times[1])
-    ratios.sort()
-    q = lambda f: ratios[min(len(ratios) - 1, int(f * len(ratios)))]  # noqa: E731
-    return dict(latency_ratio_interleaved=statistics.median(ratios), latency_ratio_q25=q(0.25),
-                latency_ratio_q75=q(0.75))
+                fn()
+        res = _ratio_stats(_alternated_ratios(forwards, args.repeats, calls), 'latency_ratio')
+    steps = []
+    for cfg in (model_cfg, ref_cfg):
+        model = build(cfg, args.device).train()
+        steps.append(train_step_fn(model, training_batch(model, cfg, input_size, args.train_batch)))
+        steps[-1]()                                                            # warm-up
+    res.update(_ratio_stats(_alternated_ratios(steps, max(3, args.repeats // 5), 1), 'train_ratio'))
+    return res
 
 
 def _declared_reference(model_cfg):

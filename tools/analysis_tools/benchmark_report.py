@@ -60,6 +60,9 @@ def table_lines(rows, args) -> list:
         over = ''
         if 'train_step_overhead_pct' in r:
             over = f"{r['train_step_overhead_pct']:+.1f}% / {r['latency_overhead_pct']:+.1f}%"
+            if 'train_ratio_interleaved' in r:                 # the two timed alternately: load hits both alike
+                over += (f"; alternated {100 * (r['train_ratio_interleaved'] - 1):+.1f}% / "
+                         f"{100 * (r['latency_ratio_interleaved'] - 1):+.1f}%")
         elif 'config_adds_train_pct' in r:
             over = (f"the config adds {r['config_adds_train_pct']:+.1f}% / {r['config_adds_latency_pct']:+.1f}% "
                     'to this variant')

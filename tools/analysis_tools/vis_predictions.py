@@ -8,8 +8,9 @@ Faces are taken from the config's test dataset (the first one of a ConcatDataset
 root), cropped by their
 ground-truth boxes; green = ground truth, red = prediction, yellow = the error of each landmark. Both sets are
 joined along the facial contours (68- and 98-point layouts, or the dataset's skeleton; --no-contours: points only),
-and ground-truth landmarks the dataset marks occluded (``keypoints_occluded``, e.g. SynthFace, COFW) are hollow
-cyan rings.
+ground-truth landmarks the dataset marks occluded (``keypoints_occluded``, e.g. SynthFace, COFW) are hollow
+cyan rings, and, for a model with the occlusion output (``OcclusionPredictHead``), the landmarks it predicts
+occluded (probability above 0.5) are magenta rings.
 """
 import argparse
 import os
@@ -81,13 +82,16 @@ def main(argv=None):
         scale = args.tile / max(crop.shape[:2])
         big = mmcv.imrescale(crop, scale, interpolation='bicubic')
         occluded = info.get('keypoints_occluded')
+        pred_occluded = result.pred_instances.get('keypoints_occluded')
         tiles.append(vis.draw_landmarks(big, (gt - off) * scale, (pred - off) * scale,
                                         gt_occluded=None if occluded is None else np.asarray(occluded)[0],
+                                        pred_occluded=None if pred_occluded is None else pred_occluded[0],
                                         dataset_meta=dataset.metainfo))
     grid = tile_images(tiles, cols=min(args.cols, len(tiles)), tile=args.tile)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     mmcv.imwrite(grid[..., ::-1], args.out)
-    print(f'wrote {len(tiles)} faces to {args.out} (green: ground truth, red: prediction)')
+    print(f'wrote {len(tiles)} faces to {args.out} (green: ground truth, red: prediction; rings: occluded, '
+          'cyan in the ground truth, magenta predicted)')
 
 
 if __name__ == '__main__':

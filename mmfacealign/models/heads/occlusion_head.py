@@ -26,6 +26,11 @@ landmark model needs it:
   (``keypoint_scores`` stay the pose head's). With flip test the probabilities of the original and the flipped
   image are averaged after permuting the flipped ones with ``flip_indices`` (as ``VisPredictHead``).
 
+* **Checkpoints.** A checkpoint of the same model *without* the output (the wrapped head's parameters directly
+  under ``head.``) loads into this head: its keys move under ``head.pose_head.`` and the occlusion branch keeps
+  its initialisation, so ``load_from`` a trained landmark model and training the branch alone (a frozen
+  backbone and pose head) adds the output to it without changing its landmarks.
+
 Losses: the pose head's own (``loss_kpt`` ...), plus ``loss_occ`` (BCE on the logits) and ``acc_occ`` (accuracy
 at probability 0.5 on the weighted points).
 """
@@ -163,6 +168,20 @@ class OcclusionPredictHead(BaseHead):
             self.occ_bias = nn.Parameter(torch.zeros(k))
 
         self._init_branch()
+        self._register_load_state_dict_pre_hook(self._load_pose_head_checkpoint)
+
+    def _load_pose_head_checkpoint(self, state_dict, prefix, *args) -> None:
+        """``load_state_dict`` pre-hook: a checkpoint of the wrapped head alone (keys ``prefix + name`` with no
+        ``prefix + 'pose_head.'`` among them, e.g. a plain baseline's ``head.fc.weight``) gets its keys moved
+        under ``prefix + 'pose_head.'``; the occlusion branch's keys are then missing and keep their
+        initialisation (mmengine's ``load_from`` reports them)."""
+        own = [k for k in state_dict if k.startswith(prefix)]
+        if not own or any(k.startswith(prefix + 'pose_head.') for k in own):
+            return
+        branch = tuple(prefix + n for n in ('occ_', 'loss_module.'))
+        for k in own:
+            if not k.startswith(branch):
+                state_dict[prefix + 'pose_head.' + k[len(prefix):]] = state_dict.pop(k)
 
     @property
     def default_init_cfg(self):
@@ -217,9 +236,12 @@ class OcclusionPredictHead(BaseHead):
                              f'[{self.in_index}] has shape {tuple(x.shape)}; use a config without the pooling neck '
                              "(neck=None and pose_feats='pooled')")
         uv = normalised_to_map(centres.detach().to(x.dtype), x.shape[-2:], self.input_size, self.cell_centre)
-        patches = crop_patches(self.occ_reduce(x), uv, self.patch_size, name='OcclusionPredictHead')  # (B,K,C',p,p)
+        # the centres are the model's own (detached) landmarks or the ground truth: a non-finite one gives a
+        # non-finite logit, not a wrong read, so the crop skips its finiteness check (a host read per call)
+        patches = crop_patches(self.occ_reduce(x), uv, self.patch_size, name='OcclusionPredictHead',
+                               check_finite=False)                                    # (B, K, C', p, p)
         hidden = self.occ_mlp(patches.flatten(2))                                     # (B, K, hidden)
-        return (hidden * self.occ_weight).sum(-1) + self.occ_bias
+        return torch.einsum('bkh,kh->bk', hidden, self.occ_weight) + self.occ_bias
 
     def forward(self, feats: Tuple[Tensor]) -> Tuple[Tensor, Tensor]:
         """``(coordinates (B, K, 2), occlusion logits (B, K))``; the landmark features are taken at the predicted
