@@ -57,6 +57,11 @@ IDENTITY = BoxCalibration()
 CALIBRATIONS: Dict[str, BoxCalibration] = {
     'mtcnn': BoxCalibration(dx=0.013, dy=0.131, sw=1.033, sh=0.776,
                             source='median over 25 real-photo faces, dlib 68-point extents (real_photo_check.py)'),
+    # fit_calibration over the 83 of SynthFace 3d's 300 test renders where OpenCV's Haar cascade found the face
+    # (IoU > 0.3 with the landmark box; 2026-12-04): its box sits 17% of its height above the landmark box's
+    # centre. Not measured on real photos.
+    'haar': BoxCalibration(dx=-0.013, dy=0.173, sw=0.888, sh=0.877,
+                           source='mean over 83 SynthFace 3d test renders (fit_calibration); not real photos'),
 }
 
 

@@ -184,11 +184,11 @@ def export_onnx(model: nn.Module, out: str, input_size: Tuple[int, int], opset: 
     return names
 
 
-def _add_metadata(path: str, opset: int, input_size: Tuple[int, int], model: nn.Module) -> None:
+def _add_metadata(path: str, opset: int, input_size: Tuple[int, int], model: nn.Module, extra=()) -> None:
     import onnx
     proto = onnx.load(path)
     meta = (('mmfacealign.opset', str(opset)), ('mmfacealign.input_size', f'{input_size[0]}x{input_size[1]}'),
-            ('mmfacealign.head', type(model.head).__name__))
+            ('mmfacealign.head', type(model.head).__name__), *extra)
     for key, value in meta:
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value

@@ -221,3 +221,76 @@ def test_adaptive_pool_to_a_non_divisor_size_exports(tmp_path):
     diffs = check_onnx(model, out, (224, 224), batches=(1, 2))
     assert max(d for d, _ in diffs.values()) < 1e-4
     assert torch.nn.functional.adaptive_avg_pool2d is not _adaptive_avg_pool2d_matmul    # restored after export
+
+
+# ------------------------------------------------------------------------------------------ end to end
+def astronaut_bgr():
+    """scikit-image's astronaut photograph (a real photo a registry package ships), BGR as OpenCV reads it."""
+    skimage_data = pytest.importorskip('skimage.data')
+    return np.ascontiguousarray(skimage_data.astronaut()[..., ::-1])
+
+
+# landmark boxes on the astronaut: around her face, shifted, enlarged, and one partly outside the image
+ASTRONAUT_BOXES = np.array([[175, 65, 275, 185], [160, 50, 270, 170], [140, 30, 310, 220], [-40, -30, 90, 110]],
+                           np.float32)
+
+
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_end_to_end_graph_matches_the_pytorch_pipeline(family, tmp_path):
+    """image + boxes -> image-pixel landmarks in one graph, against align_faces (flip test off), every family."""
+    from mmfacealign.deployment.end_to_end import check_end_to_end, export_end_to_end, run_end_to_end
+    from mmfacealign.deployment.onnx_export import ort_session
+    ckpt = str(tmp_path / f'{family}.pth')
+    tiny_checkpoint(family, ckpt)
+    config, options = FAMILIES[family]
+    model = build_model(osp.join(REPO, config), ckpt, cfg_options=options)
+    out = str(tmp_path / f'{family}_e2e.onnx')
+    names = export_end_to_end(model, out, (128, 128))
+    assert names == ['keypoints', 'scores'] + (['keypoints_occluded'] if family.endswith('-occ') else [])
+    image = astronaut_bgr()
+    px, prob = check_end_to_end(model, out, image_bgr=image, bboxes=ASTRONAUT_BOXES)
+    assert px < 0.5 and (prob is None or prob < 0.01)
+    # dynamic image size and face count: one face on a crop of the photo
+    got = run_end_to_end(ort_session(out), image[40:300, 100:420], ASTRONAUT_BOXES[:1] - [100, 40, 100, 40])
+    assert got['keypoints'].shape == (1, 68, 2) and np.allclose(got['scores'], 1)
+    one = run_end_to_end(ort_session(out), image, ASTRONAUT_BOXES[:1])
+    assert np.abs(got['keypoints'] + [100, 40] - one['keypoints']).max() < 0.5
+
+
+def test_end_to_end_cli_and_onnx_demo_on_a_real_photo(tmp_path, capsys):
+    """The shipped real-photo model: --end-to-end export with its check, and demo/onnx_demo.py (onnxruntime, numpy
+    and OpenCV only: Haar boxes mapped by the calibration in the graph's metadata) on the astronaut, against the
+    PyTorch pipeline with the same detector (flip test off)."""
+    import cv2
+
+    from mmfacealign.apis import align_faces
+    config = osp.join(REPO, 'configs/baselines/td-reg_res18-w32_1xb64-8e_synthface3d-real-128x128.py')
+    ckpt = osp.join(REPO, 'checkpoints/td-reg_res18-w32_synthface3d-real-128x128.pth')
+    out = str(tmp_path / 'aligner.onnx')
+    assert _export_tool().main([config, ckpt, '--out', out, '--end-to-end']) == 0
+    text = capsys.readouterr().out
+    assert 'end to end' in text and 'max landmark difference' in text
+    photo = str(tmp_path / 'astronaut.png')
+    cv2.imwrite(photo, astronaut_bgr())
+    demo = load_tool('demo/onnx_demo.py')
+    res = demo.main([out, photo, '--out', str(tmp_path / 'drawn.jpg'), '--json', str(tmp_path / 'faces.json')])
+    assert len(res['faces']) == 1 and osp.isfile(tmp_path / 'drawn.jpg') and osp.isfile(tmp_path / 'faces.json')
+    model = build_model(config, ckpt, cfg_options={'model.test_cfg.flip_test': False})
+    ref = align_faces(model, cv2.imread(photo), detector='haar')
+    assert np.abs(res['boxes'][0] - ref[0]['model_bbox']).max() < 0.01      # the same calibrated Haar box
+    assert np.abs(res['result']['keypoints'][0] - ref[0]['keypoints']).max() < 0.5
+    with pytest.raises(SystemExit, match='not an end-to-end graph'):
+        baseline = str(tmp_path / 'net.onnx')
+        export_onnx(build_model(config, ckpt), baseline, (128, 128))
+        demo.main([baseline, photo])
+
+
+def test_end_to_end_refuses_a_decoder_it_cannot_run():
+    from mmpose.codecs import MSRAHeatmap
+
+    from mmfacealign.deployment import ExportError
+    from mmfacealign.deployment.end_to_end import EndToEndAligner
+    model = build_model(osp.join(REPO, FAMILIES['baseline'][0]), cfg_options=FAMILIES['baseline'][1])
+    model.head.decoder = MSRAHeatmap(input_size=(128, 128), heatmap_size=(32, 32), sigma=2)
+    with pytest.raises(ExportError, match='RegressionLabel.*MSRAHeatmap.*ORTFaceAligner'):
+        EndToEndAligner(model, (128, 128))

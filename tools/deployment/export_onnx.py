@@ -3,6 +3,7 @@
 
     python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out model.onnx [--opset 17] [--input-size W H]
         [--batch 3] [--check | --no-check] [--atol 1e-4] [--cfg-options k=v ...]
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out aligner.onnx --end-to-end [--px-tol 0.5]
 
 CONFIG is any config of the project (baseline, SCDF static/dynamic, FFLD, ODN, SRN) or an MMPose one by its
 ``mmpose::`` name; CHECKPOINT is loaded strictly (missing, unexpected and shape-mismatched keys are listed and the
@@ -11,6 +12,15 @@ tool exits 5, as the demo does). The graph computes ``backbone -> neck -> head.f
 (``mmfacealign.deployment.ORTFaceAligner``). The check (on by default) runs PyTorch and onnxruntime on the same
 random inputs at batch 1 and at --batch, prints the max abs difference and exits 4 above --atol (times the
 largest output when that exceeds 1: MMPose's SimCC logits; the project's coordinates are below 1).
+
+--end-to-end writes one graph from an image to landmarks instead (mmfacealign.deployment.end_to_end): inputs
+``image`` (H x W x 3 uint8, BGR as OpenCV reads it) and ``bboxes`` (N x 4 landmark boxes, x1 y1 x2 y2), outputs
+``keypoints`` (N x K x 2, image pixels), ``scores`` (N x K) and, with an occlusion output, ``keypoints_occluded``;
+the crop, normalisation, network and decoding inside, dynamic image size and N. Its check runs the graph and the
+PyTorch pipeline (``align_faces`` with the flip test off: the graph has one forward pass) on a SynthFace face at
+four boxes, one partly outside the image, and exits 4 when a landmark differs by more than --px-tol pixels (or an
+occlusion probability by more than 0.01). ``demo/onnx_demo.py`` runs such a graph with onnxruntime, numpy and
+OpenCV only.
 
 Exit codes: 0 done; 5 the checkpoint is missing or does not match the config (the demo's code for the same fault);
 3 an operator has no ONNX form at the opset (op and opset named); 4 onnxruntime differs from PyTorch by more than
@@ -46,6 +56,10 @@ def parse_args(argv=None):
     p.add_argument('--no-check', dest='check', action='store_false', help='skip the onnxruntime check')
     p.add_argument('--atol', type=float, default=1e-4, help='largest max abs difference accepted (default 1e-4)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value')
+    p.add_argument('--end-to-end', action='store_true',
+                   help='one graph from image and boxes to landmarks in image pixels (see above)')
+    p.add_argument('--px-tol', type=float, default=0.5,
+                   help='--end-to-end check: most landmark difference from PyTorch, in pixels (default 0.5)')
     return p.parse_args(argv)
 
 
@@ -55,6 +69,8 @@ def run(args) -> int:
     input_size = tuple(args.input_size) if args.input_size else input_size_of(model.cfg)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     start = time.perf_counter()
+    if args.end_to_end:
+        return run_end_to_end(args, model, input_size, start)
     names = ox.export_onnx(model, args.out, input_size, opset=args.opset)
     print(f'exported {args.out} (opset {args.opset}, input (batch, 3, {input_size[1]}, {input_size[0]}), outputs '
           f'{names}, dynamic batch) in {time.perf_counter() - start:.1f} s')
@@ -64,6 +80,19 @@ def run(args) -> int:
         for batch, (diff, scale) in diffs.items():
             print(f'onnxruntime vs PyTorch, batch {batch}: max abs difference {diff:.3g} (outputs up to '
                   f'{scale:.3g}; tolerance {args.atol:g} x max(1, that))')
+    return 0
+
+
+def run_end_to_end(args, model, input_size, start) -> int:
+    from mmfacealign.deployment.end_to_end import check_end_to_end, export_end_to_end
+    names = export_end_to_end(model, args.out, input_size, opset=args.opset)
+    print(f'exported {args.out} (opset {args.opset}, end to end: inputs image (H, W, 3) uint8 BGR and bboxes '
+          f'(N, 4), outputs {names}, dynamic H, W and N) in {time.perf_counter() - start:.1f} s')
+    if args.check:
+        px, prob = check_end_to_end(model, args.out, px_tol=args.px_tol)
+        print(f'end-to-end graph vs the PyTorch pipeline (flip test off), 4 boxes: max landmark difference '
+              f'{px:.3g} px' + (f', occlusion probabilities {prob:.3g}' if prob is not None else '')
+              + f' (tolerance {args.px_tol:g} px)')
     return 0
 
 
@@ -80,6 +109,9 @@ def main(argv=None) -> int:
     except ox.OnnxCheckError as err:
         print(f'error: {err}', file=sys.stderr)
         return EXIT_CHECK
+    except ox.ExportError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

@@ -391,7 +391,33 @@ def write_synthface_video(out_dir: str, cfg: Optional[SynthFaceVideoConfig] = No
     return meta
 
 
+def read_video_split(root: str, split: str = 'test') -> Dict[int, dict]:
+    """A written split read back per video: ``{video_id: dict(paths, keypoints (F, 68, 2), occluded (F, 68) bool,
+    category)}``, frames in order (from ``annotations/synthface_video_{split}.json`` under ``root``)."""
+    path = osp.join(root, 'annotations', f'synthface_video_{split}.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no SynthFace video split {split!r} under {root} (write it with '
+                                'tools/misc/generate_synthface.py --video)')
+    with open(path) as f:
+        coco = json.load(f)
+    images = {i['id']: i for i in coco['images']}
+    videos: Dict[int, list] = {}
+    for ann in coco['annotations']:
+        img = images[ann['image_id']]
+        kpts = np.asarray(ann['keypoints'], np.float64).reshape(-1, 3)
+        videos.setdefault(ann['video_id'], []).append(
+            (ann['frame_id'], osp.join(root, 'images', img['file_name']), kpts[:, :2], kpts[:, 2] == 1,
+             ann['category']))
+    out = {}
+    for vid, frames in sorted(videos.items()):
+        frames.sort(key=lambda f: f[0])
+        out[vid] = dict(paths=[f[1] for f in frames], keypoints=np.stack([f[2] for f in frames]),
+                        occluded=np.stack([f[3] for f in frames]), category=frames[0][4])
+    return out
+
+
 __all__ = [
+    'read_video_split',
     'SynthFaceVideoConfig', 'VideoCategory', 'CATEGORIES', 'PASSING_KINDS', 'video_category', 'video_rng',
     'segments', 'face_track', 'generate_video', 'write_synthface_video'
 ]

@@ -15,7 +15,6 @@ import argparse
 import json
 import os.path as osp
 import sys
-from collections import defaultdict
 
 import cv2
 import numpy as np
@@ -26,25 +25,8 @@ sys.path[:0] = [_PROJECT, osp.dirname(osp.dirname(_PROJECT))]   # and the reposi
 from srn_video.apis import track_video  # noqa: E402
 from srn_video.evaluation.temporal_jitter import temporal_jitter  # noqa: E402
 
+from mmfacealign.datasets.synthface.video import read_video_split  # noqa: E402
 from mmfacealign.models.utils.landmark_groups import outer_eye_corners  # noqa: E402
-
-
-def load_videos(root: str, split: str = 'test'):
-    """{video_id: (frame paths sorted, gt (F, N, 2), category)} from the SynthFace video annotations."""
-    with open(osp.join(root, 'annotations', f'synthface_video_{split}.json')) as f:
-        coco = json.load(f)
-    images = {i['id']: i for i in coco['images']}
-    videos = defaultdict(list)
-    for ann in coco['annotations']:
-        img = images[ann['image_id']]
-        videos[ann['video_id']].append((ann['frame_id'], osp.join(root, 'images', img['file_name']),
-                                        np.asarray(ann['keypoints'], np.float64).reshape(-1, 3)[:, :2],
-                                        ann['category']))
-    out = {}
-    for vid, frames in videos.items():
-        frames.sort(key=lambda f: f[0])
-        out[vid] = ([f[1] for f in frames], np.stack([f[2] for f in frames]), frames[0][3])
-    return out
 
 
 def nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -68,7 +50,8 @@ def main(argv=None):
     model = init_model(args.config, args.checkpoint, device=args.device)
     single = SRNTracker(model, device=args.device)          # per-frame prediction: state and shape not carried
     rows, model_time, frames_done = {}, 0., 0
-    for vid, (paths, gt, category) in sorted(load_videos(args.data_root).items()):
+    for vid, video in read_video_split(args.data_root).items():
+        paths, gt, category = video['paths'], video['keypoints'], video['category']
         frames = [cv2.imread(p) for p in paths]
         lo, hi = gt[0].min(0), gt[0].max(0)
         tracked = track_video(model, frames, bbox=[*lo, *hi], init=args.init, device=args.device)

@@ -27,7 +27,8 @@ One frame (:meth:`SRNTracker.step`):
    is applied while tracking (it would need a second hidden state for the mirrored face), whatever the config's
    ``test_cfg.flip_test`` says.
 
-**Re-initialisation rule** (:class:`TrackLossRule`, configurable). Let ``B_t`` be the tight landmark box of the
+**Re-initialisation rule** (:class:`mmfacealign.apis.track_loss_rule.TrackLossRule`, configurable; here with
+its geometric tests only, the defaults). Let ``B_t`` be the tight landmark box of the
 prediction of frame ``t`` and ``B_{t-1}`` the box frame ``t`` was cropped from (the previous prediction's
 landmark box). The prediction of a *tracked* frame is **lost** when any of
 
@@ -50,7 +51,6 @@ lost, or None), ``time_model`` (seconds in the data preprocessor, feature extrac
 (seconds for the whole step, pipeline and decoding included).
 """
 import time
-from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -60,73 +60,13 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmfacealign.apis import inference_config
+from mmfacealign.apis.track_loss_rule import TrackLossRule, outside_share  # noqa: F401 (re-exported)
 from mmfacealign.models.heads.srn_head import SRNHead
-from mmfacealign.utils.boxes import box_area, box_iou, landmark_box
+from mmfacealign.utils.boxes import box_iou, landmark_box  # noqa: F401 (re-exported)
 
 INIT_MODES = ('mean', 'previous')
 
 Detector = Callable[[np.ndarray], np.ndarray]
-
-
-def _area(box: np.ndarray) -> float:
-    return float(box_area(box)[0])
-
-
-def outside_share(box: np.ndarray, image_shape: Sequence[int]) -> float:
-    """The share of ``box``'s area outside the image ``(h, w, ...)`` (1 for an empty box)."""
-    area = _area(box)
-    if area <= 0:
-        return 1.0
-    h, w = image_shape[:2]
-    return 1.0 - _area(np.array([max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)])) / area
-
-
-@dataclass
-class TrackLossRule:
-    """When a tracked prediction counts as lost (see the module docstring). ``None`` switches a test off.
-
-    Args:
-        max_outside (float, optional): most share of the landmark box's area that may lie outside the image.
-            Default 0.5.
-        max_scale_change (float, optional): most factor by which the landmark box's size (sqrt of its area) may
-            change from the box the frame was cropped from, either way. Default 1.5.
-        min_iou (float, optional): least IoU of the landmark box with the box the frame was cropped from.
-            Default 0.3.
-        min_size (float): least shorter side of the landmark box, in pixels. Default 2.
-    """
-    max_outside: Optional[float] = 0.5
-    max_scale_change: Optional[float] = 1.5
-    min_iou: Optional[float] = 0.3
-    min_size: float = 2.0
-
-    def __post_init__(self):
-        if self.max_scale_change is not None and self.max_scale_change < 1:
-            raise ValueError(f'TrackLossRule: max_scale_change must be >= 1, got {self.max_scale_change}')
-
-    def check(self, keypoints: np.ndarray, image_shape: Sequence[int],
-              prev_box: Optional[np.ndarray] = None) -> Optional[str]:
-        """Why the prediction ``keypoints`` (N, 2) is lost, or None. ``prev_box`` (the box the frame was cropped
-        from) enables the scale and IoU tests; it is None for a new track."""
-        if not np.isfinite(keypoints).all():
-            return 'non-finite prediction'
-        box = landmark_box(keypoints)
-        if min(box[2] - box[0], box[3] - box[1]) < self.min_size:
-            return f'landmark box smaller than {self.min_size} px'
-        share = outside_share(box, image_shape)
-        if self.max_outside is not None and share > self.max_outside:
-            return f'{share:.0%} of the landmark box outside the image (max {self.max_outside:.0%})'
-        if prev_box is None:
-            return None
-        if self.max_scale_change is not None:
-            prev_area = _area(prev_box)
-            change = np.sqrt(_area(box) / prev_area) if prev_area > 0 else np.inf
-            if not 1 / self.max_scale_change <= change <= self.max_scale_change:
-                return f'box size changed by x{change:.2f} (limit x{self.max_scale_change})'
-        if self.min_iou is not None:
-            iou = float(box_iou(box, prev_box)[0, 0])
-            if iou < self.min_iou:
-                return f'IoU {iou:.2f} with the previous box (min {self.min_iou})'
-        return None
 
 
 class SRNTracker:
