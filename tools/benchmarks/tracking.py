@@ -16,6 +16,9 @@ missing. Rows:
   the frame's ground-truth landmark box, its centre moved by N(0, 0.045 x size) per axis and its width and height
   scaled by exp(N(0, 0.08)) each, the spread left after MTCNN's calibration on SynthFace 3d renders
   (docs/box_calibration.json); MTCNN itself does not find SynthFace's flat faces.
+* ``track-nomotion``: ``track`` without the constant-velocity box guess (``motion=False``).
+* ``track+redetect-always``: ``track+redetect`` re-anchoring every matched track on its detection
+  (``reanchor_iou=1``; the default re-anchors only a track whose box has drifted below 0.6 IoU).
 * ``track+redetect+smooth``: the same with the One-Euro filter at ``--smooth MIN_CUTOFF:BETA`` (each value
   one row; the first is also the row's name without suffix).
 * ``cut``: pairs of videos joined end to end (a scene cut in the middle), tracked with re-detection: NME of the
@@ -25,8 +28,8 @@ Per row: mean inter-ocular NME (%) overall and per ``--bin`` frames of the video
 with frame index), jitter (the project's temporal-jitter metric: the mean normalised displacement of the
 prediction on frame pairs where the ground truth is still, % of the inter-ocular distance), lag (the shift in
 frames, 0-5 in steps of 0.1, of the ground truth that the prediction matches best on moving frames; 0 for a
-prediction without delay), lost tracks, track-id switches, frames without a face and fps (tracker steps,
-single process).
+prediction without delay), losses (tracks that failed the loss rule, ended or recovered from a detection),
+track-id switches, frames without a face, detections per frame and fps (tracker steps, single process).
 """
 import argparse
 import json
@@ -48,7 +51,8 @@ from mmfacealign.evaluation.functional import inter_ocular_distance, per_face_nm
 from mmfacealign.models.utils.landmark_groups import outer_eye_corners  # noqa: E402
 from mmfacealign.utils.boxes import box_iou, landmark_box  # noqa: E402
 
-ROWS = ('gt-boxes', 'track', 'track+redetect', 'track+redetect+smooth', 'cut')
+ROWS = ('gt-boxes', 'track', 'track-nomotion', 'track+redetect', 'track+redetect-always', 'track+redetect+smooth',
+        'cut')
 
 
 class SimulatedDetector:
@@ -99,18 +103,23 @@ def run_tracker(model, frames, gt, tracker_kw, detector=None, fps=30.0):
     if detector is not None:
         detector.boxes = boxes[:, None]
     pred = np.full(gt.shape, np.nan)
-    lost, ids, seconds = 0, set(), 0.0
+    lost, ids, seconds, detections = 0, set(), 0.0, 0
     for i, frame in enumerate(frames):
         if detector is not None:
             detector.index = i
         res = tracker.step(frame, detections=boxes[i][None] if i == 0 else None)
         seconds += res['time']
-        lost += len(res['lost'])
+        lost += len(res['lost']) + len(res['recovered'])
+        detections += int(res['detected'])
         if res['faces']:
             best = max(res['faces'], key=lambda f: box_iou(landmark_box(f['keypoints']), boxes[i])[0, 0])
             pred[i] = best['keypoints']
             ids.add(best['track_id'])
+    run_tracker.detections += detections
     return pred, lost, ids, seconds
+
+
+run_tracker.detections = 0
 
 
 def summarise(name, preds, gts, videos, args, lost=0, switches=0, seconds=None, extra=None):
@@ -204,31 +213,38 @@ def main(argv=None):
             settings = [None] if not name.endswith('smooth') else args.smooth
             for setting in settings:
                 kw = dict(redetect) if 'redetect' in name else {}
+                if name.endswith('-nomotion'):
+                    kw['motion'] = False
+                if name.endswith('-always'):
+                    kw['reanchor_iou'] = 1.0
                 label = name
                 if setting is not None:
                     mc, beta = (float(x) for x in setting.split(':'))
                     kw['smoothing'] = dict(min_cutoff=mc, beta=beta)
                     label = f'{name} ({mc:g} Hz, beta {beta:g})'
                 preds, lost, sw, seconds = [], 0, 0, 0.0
+                run_tracker.detections = 0
                 for v, g in zip(vids, gts):
                     det = SimulatedDetector(seed=v) if 'redetect' in name else None
                     pred, lo, ids, sec = run_tracker(model, frames[v], g, kw, det, args.fps)
                     preds.append(pred)
                     lost, sw, seconds = lost + lo, sw + max(0, len(ids) - 1), seconds + sec
-                rows.append(summarise(label, preds, gts, vids, args, lost, sw, seconds, extra=dict(settings=kw)))
+                rows.append(summarise(label, preds, gts, vids, args, lost, sw, seconds, extra=dict(
+                    settings=kw, detections_per_frame=run_tracker.detections / sum(len(g) for g in gts))))
         print(f'{rows[-1]["row"]}: NME {rows[-1]["nme"]:.2f}%, jitter {rows[-1]["jitter"]:.2f}%, lag '
               f'{rows[-1]["lag_frames"]:.1f} frames ({time.time() - t0:.0f} s)', flush=True)
     bins = list(rows[0]['nme_bins'])
     lines = ['| row | NME % | ' + ' | '.join(f'NME frames {b}' for b in bins) +
-             ' | jitter % | lag (frames) | lost | id switches | frames without face | fps |',
-             '|---|---|' + '---|' * len(bins) + '---|---|---|---|---|---|']
+             ' | jitter % | lag (frames) | losses | id switches | frames without face | detections / frame | fps |',
+             '|---|---|' + '---|' * len(bins) + '---|---|---|---|---|---|---|']
     for r in rows:
         cut = (f" (after the cut: {r['nme_after_cut']:.2f}, GT boxes {r['gt_boxes_nme_after_cut']:.2f})"
                if 'nme_after_cut' in r else '')
         lines.append(f"| {r['row']} | {r['nme']:.2f}{cut} | " + ' | '.join(f"{r['nme_bins'].get(b, float('nan')):.2f}"
                                                                for b in bins) +
                      f" | {r['jitter']:.2f} | {r['lag_frames']:.1f} | {r['lost']} | {r['id_switches']} | "
-                     f"{r['frames_without_face']} | {r.get('fps', float('nan')):.1f} |")
+                     f"{r['frames_without_face']} | {r.get('detections_per_frame', float('nan')):.2f} | "
+                     f"{r.get('fps', float('nan')):.1f} |")
     text = '\n'.join(lines)
     print(text)
     meta = dict(config=args.config, checkpoint=args.checkpoint, data_root=args.data_root, videos=len(vids),
