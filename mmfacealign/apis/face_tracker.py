@@ -55,7 +55,7 @@ from .track_loss_rule import TrackLossRule
 #: FaceTracker's loss-rule settings (the geometric tests at TrackLossRule's defaults, plus the model-based ones).
 DEFAULT_RULE = dict(max_shape_residual=0.35, max_occluded=0.7)
 #: FaceTracker's smoothing when ``smoothing=True`` (OneEuroFilter arguments; chosen in README "Video").
-DEFAULT_SMOOTHING = dict(min_cutoff=1.0, beta=0.5)
+DEFAULT_SMOOTHING = dict(min_cutoff=1.0, beta=20.0)
 
 Detector = Callable[[np.ndarray], np.ndarray]
 

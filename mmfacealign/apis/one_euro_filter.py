@@ -36,12 +36,12 @@ class OneEuroFilter:
     Args:
         min_cutoff (float): cutoff frequency (Hz) at zero speed. Default 1.0.
         beta (float): cutoff increase per face size per second of landmark speed (Hz per (face sizes / s)).
-            Default 0.5.
+            Default 20 (with ``min_cutoff`` 1: FaceTracker's default, chosen on SynthFace video, README "Video").
         d_cutoff (float): cutoff (Hz) of the derivative's smoothing. Default 1.0 (the paper's).
         fps (float): the frame rate, for frames given without a timestamp. Default 30.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.5, d_cutoff: float = 1.0, fps: float = 30.0):
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 20.0, d_cutoff: float = 1.0, fps: float = 30.0):
         for name, value in (('min_cutoff', min_cutoff), ('d_cutoff', d_cutoff), ('fps', fps)):
             if not value > 0:
                 raise ValueError(f'OneEuroFilter: {name} must be > 0, got {value}')

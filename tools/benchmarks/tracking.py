@@ -158,8 +158,10 @@ def main(argv=None):
     p.add_argument('--videos', type=int, default=6)
     p.add_argument('--frames', type=int, default=300)
     p.add_argument('--rows', nargs='+', default=list(ROWS), choices=ROWS)
-    p.add_argument('--smooth', nargs='+', default=['1:0.5'], help='One-Euro MIN_CUTOFF:BETA per smoothed row')
+    p.add_argument('--smooth', nargs='+', default=['1:20'], help='One-Euro MIN_CUTOFF:BETA per smoothed row')
     p.add_argument('--interval', type=int, default=10, help='re-detection interval (frames)')
+    p.add_argument('--redetect-occluded', type=float, default=0.4,
+                   help="FaceTracker's redetect_occluded (detect when a track's mean occlusion probability exceeds it)")
     p.add_argument('--bin', type=int, default=100, help='frames per NME bin')
     p.add_argument('--after-cut', type=int, default=30)
     p.add_argument('--fps', type=float, default=30.0)
@@ -176,7 +178,7 @@ def main(argv=None):
     frames = {v: [cv2.imread(f) for f in data[v]['paths']] for v in vids}
     gts = [data[v]['keypoints'] for v in vids]
     rows = []
-    redetect = dict(redetect_interval=args.interval)
+    redetect = dict(redetect_interval=args.interval, redetect_occluded=args.redetect_occluded)
     for name in args.rows:
         t0 = time.time()
         if name == 'gt-boxes':
