@@ -66,6 +66,17 @@ def dump_json_atomic(obj, path: str, **json_kwargs) -> None:
         json.dump(obj, f, **json_kwargs)
 
 
+def write_benchmark(path: str, rows: list, **meta) -> None:
+    """A benchmark's results json at ``path`` (folders made; written atomically): ``{'meta': meta + machine and
+    date, 'rows': rows}``."""
+    import platform
+    import time
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    meta = dict(meta, machine=f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
+                date=time.strftime('%Y-%m-%d'))
+    dump_json_atomic(dict(meta=meta, rows=rows), path, indent=1)
+
+
 def write_json(obj, path: str) -> None:
     """Compact json of ``obj`` to ``path``, encoded in one piece: ``json.dumps`` runs CPython's C encoder, where
     ``json.dump`` into a file always takes the slower pure-Python one."""

@@ -289,3 +289,38 @@ def test_training_batch_of_an_occlusion_output_config(repo_root):
     ref = bench.regression_reference(cfg.model)
     assert ref.head.type == 'RegressionHead' and ref.neck.type == 'GlobalAveragePooling'
     assert bench.reference_label(cfg.model) == 'without occlusion output'
+
+
+REAL_CONFIG = 'configs/baselines/td-reg_res18-w32_1xb64-8e_synthface3d-real-128x128.py'
+REAL_CKPT = 'checkpoints/td-reg_res18-w32_synthface3d-real-128x128.pth'
+
+
+def test_tracking_benchmark_on_tiny_videos(repo_root, tmp_path):
+    """tools/benchmarks/tracking.py writes its own short videos, then the reference, a smoothed tracker and the
+    scene-cut rows, with NME per frame bin, jitter, lag and detections per frame, to json and markdown."""
+    out, md = tmp_path / 'tracking.json', tmp_path / 'tracking.md'
+    text = run(['tools/benchmarks/tracking.py', REAL_CONFIG, REAL_CKPT, '--data-root', str(tmp_path / 'videos'),
+                '--videos', '2', '--frames', '30', '--bin', '15', '--rows', 'gt-boxes', 'track+redetect+smooth', 'cut',
+                '--smooth', '1:20', '--interval', '4', '--out', str(out), '--markdown', str(md)], repo_root)
+    rows = json.loads(out.read_text())['rows']
+    assert [r['row'] for r in rows] == ['gt-boxes', 'track+redetect+smooth (1 Hz, beta 20)', 'cut']
+    for r in rows:
+        assert r['frames'] == 60 and 0 < r['nme'] < 100            # the cut row joins the two videos: 60 frames
+        assert list(r['nme_bins']) == ['0-14', '15-29', '30-44', '45-59'][:4 if r['row'] == 'cut' else 2]
+        assert r['lag_frames'] >= 0 and r['jitter'] > 0         # 30 frames hold a still segment: jitter defined
+    assert rows[1]['settings'] == dict(redetect_interval=4, redetect_occluded=0.4,
+                                       smoothing=dict(min_cutoff=1.0, beta=20.0))
+    assert 0 < rows[1]['detections_per_frame'] <= 1 and 'nme_after_cut' in rows[2]
+    assert '| gt-boxes |' in md.read_text() and '| cut |' in text
+
+
+def test_end_to_end_onnx_benchmark(repo_root, tmp_path):
+    pytest.importorskip('onnxruntime')
+    out = tmp_path / 'e2e.json'
+    run(['tools/benchmarks/end_to_end_onnx.py', REAL_CONFIG, REAL_CKPT, '--repeats', '1', '--out', str(out)],
+        repo_root)
+    data = json.loads(out.read_text())
+    assert [(r['faces'], r['path']) for r in data['rows']][:3] == [
+        (1, 'end-to-end graph'), (1, 'network graph + Python pipeline'), (1, 'PyTorch')]
+    assert len(data['rows']) == 6 and all(r['latency_ms'] > 0 and r['max_px_vs_pytorch'] < 0.5 for r in data['rows'])
+    assert {'machine', 'date', 'threads'} <= set(data['meta'])

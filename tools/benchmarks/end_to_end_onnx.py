@@ -11,10 +11,7 @@ Each path is timed in alternation (rounds of one call of each), the median over 
 with ``--threads`` intra-op threads, torch with as many.
 """
 import argparse
-import json
-import os
 import os.path as osp
-import platform
 import statistics
 import sys
 import tempfile
@@ -29,6 +26,7 @@ from mmfacealign.apis import align_faces  # noqa: E402
 from mmfacealign.deployment import ORTFaceAligner, build_model, export_onnx  # noqa: E402
 from mmfacealign.deployment.end_to_end import export_end_to_end, run_end_to_end  # noqa: E402
 from mmfacealign.deployment.onnx_export import ort_session  # noqa: E402
+from mmfacealign.utils.io import write_benchmark  # noqa: E402
 
 BOXES = np.array([[175, 65, 275, 185], [160, 50, 270, 170], [140, 30, 310, 220], [-40, -30, 90, 110]], np.float32)
 
@@ -78,14 +76,9 @@ def main(argv=None):
                              max_px_vs_pytorch=float(np.abs(fn() - ref).max())))
             print(f"{n} face(s), {k}: {rows[-1]['latency_ms']:.2f} ms, max {rows[-1]['max_px_vs_pytorch']:.3g} px "
                   'from PyTorch', flush=True)
-    meta = dict(config=args.config, checkpoint=args.checkpoint, threads=args.threads, repeats=args.repeats,
-                image='skimage.data.astronaut (512x512)', torch=torch.__version__,
-                machine=f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
-                date=time.strftime('%Y-%m-%d'))
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(dict(meta=meta, rows=rows), f, indent=1)
+        write_benchmark(args.out, rows, config=args.config, checkpoint=args.checkpoint, threads=args.threads,
+                        repeats=args.repeats, image='skimage.data.astronaut (512x512)', torch=torch.__version__)
 
 
 if __name__ == '__main__':

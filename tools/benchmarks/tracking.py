@@ -32,10 +32,8 @@ prediction without delay), losses (tracks that failed the loss rule, ended or re
 track-id switches, frames without a face, detections per frame and fps (tracker steps, single process).
 """
 import argparse
-import json
 import os
 import os.path as osp
-import platform
 import sys
 import time
 
@@ -50,6 +48,7 @@ from mmfacealign.datasets.synthface.video import SynthFaceVideoConfig, read_vide
 from mmfacealign.evaluation.functional import inter_ocular_distance, per_face_nme  # noqa: E402
 from mmfacealign.models.utils.landmark_groups import outer_eye_corners  # noqa: E402
 from mmfacealign.utils.boxes import box_iou, landmark_box  # noqa: E402
+from mmfacealign.utils.io import write_benchmark  # noqa: E402
 
 ROWS = ('gt-boxes', 'track', 'track-nomotion', 'track+redetect', 'track+redetect-always', 'track+redetect+smooth',
         'cut')
@@ -249,14 +248,9 @@ def main(argv=None):
                      f"{r.get('fps', float('nan')):.1f} |")
     text = '\n'.join(lines)
     print(text)
-    meta = dict(config=args.config, checkpoint=args.checkpoint, data_root=args.data_root, videos=len(vids),
-                frames=[len(g) for g in gts], interval=args.interval, device=args.device,
-                machine=f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores',
-                date=time.strftime('%Y-%m-%d'))
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(dict(meta=meta, rows=rows), f, indent=1)
+        write_benchmark(args.out, rows, config=args.config, checkpoint=args.checkpoint, data_root=args.data_root,
+                        videos=len(vids), frames=[len(g) for g in gts], interval=args.interval, device=args.device)
     if args.markdown:
         os.makedirs(osp.dirname(osp.abspath(args.markdown)), exist_ok=True)
         with open(args.markdown, 'w') as f:
